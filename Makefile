@@ -1,0 +1,42 @@
+# scalelab: every target sets itself up (virtualenv + pinned dependencies) on first use.
+SHELL := /bin/bash
+VENV  := .venv
+BIN   := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench golden lint lock clean venv
+
+$(STAMP): requirements.lock pyproject.toml scripts/bootstrap.sh
+	@scripts/bootstrap.sh
+
+venv: $(STAMP)
+
+## demo: backtest the seed's tiered policy on a month of real NASA traffic -> out/
+demo: $(STAMP)
+	$(BIN)/scalelab backtest --policy scenarios/policies/tiered.yaml \
+	  --scenario scenarios/nasa-1995-07.yaml --out out/nasa-1995-07
+
+## test: the whole suite (unit, golden scores, CLI, property tests, import contracts)
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q
+
+## bench: performance table (30-day trace at 15 s, tiered policy, full service model)
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+## golden: rewrite tests/golden/*.json after an intended change in numbers (review the diff!)
+golden: $(STAMP)
+	$(BIN)/python -m tests.golden_update
+
+lint: $(STAMP)
+	$(BIN)/lint-imports
+
+## lock: re-pin requirements.lock from requirements.in
+lock:
+	rm -rf /tmp/scalelab-lock && python3 -m venv /tmp/scalelab-lock
+	/tmp/scalelab-lock/bin/pip install -q -r requirements.in
+	( echo "# Full pinned dependency set (pip freeze of requirements.in on Python 3.11). Regenerate: make lock"; \
+	  /tmp/scalelab-lock/bin/pip freeze ) > requirements.lock
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .hypothesis

@@ -1,0 +1,124 @@
+"""``scalelab``: the command line. Thin: parse flags, call the public API, print.
+
+Errors: a ``ScalelabError`` becomes one line on stderr and its exit code (2 for bad input, 3 for
+an upstream failure); click's own usage errors exit 2. Any other exception is a bug: one line
+naming it (set ``SCALELAB_DEBUG=1`` for the traceback) and exit 70.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from typing import Any
+
+import click
+
+from workbench import __version__
+from workbench.core import errors
+
+
+class _Group(click.Group):
+    def main(self, *args: Any, **kwargs: Any) -> Any:  # one place that maps errors to exit codes
+        try:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        except click.exceptions.Abort:
+            click.echo("aborted", err=True)
+            sys.exit(130)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except errors.ScalelabError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        except Exception as exc:  # a bug: say so in one line unless debugging
+            if os.environ.get("SCALELAB_DEBUG"):
+                raise
+            click.echo(f"internal error: {type(exc).__name__}: {exc} (set SCALELAB_DEBUG=1 for a traceback)", err=True)
+            sys.exit(70)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="scalelab")
+def main() -> None:
+    """scalelab: backtest autoscaling policies on real traffic, then run the winner live."""
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if math.isinf(value) or math.isnan(value):
+            return str(value)
+        return f"{value:,.4g}" if abs(value) < 1e5 else f"{value:,.0f}"
+    return str(value)
+
+
+_TABLE = (
+    ("cost", (("replica-hours", "cost_replica_hours"), ("cost", "cost"),
+              ("oracle replica-hours", "oracle_cost_replica_hours"), ("cost / oracle", "oracle_cost_ratio"))),
+    ("SLA", (("seconds over SLO", "sla_violation_seconds"), ("share of requests over SLO", "sla_violation_request_share"),
+             ("dropped requests", "dropped_requests"))),
+    ("oscillation", (("scale events", "scale_events"), ("direction reversals", "direction_reversals"),
+                     ("flaps", "flaps"))),
+    ("elasticity (SPEC)", (("θ_U under-provision accuracy %", "theta_u"), ("θ_O over-provision accuracy %", "theta_o"),
+                           ("τ_U under-provision time %", "tau_u"), ("τ_O over-provision time %", "tau_o"),
+                           ("υ instability %", "instability"), ("jitter (adaptations/h)", "jitter"))),
+    ("run", (("simulated seconds", "simulated_seconds"), ("ticks", "ticks"))),
+)
+
+
+def render_table(summary: dict[str, Any]) -> str:
+    lines = [f"{summary['policy']}  on  {summary['scenario']}"]
+    meta = summary.get("meta", {})
+    if meta:
+        lines.append(f"  trace {meta.get('trace')} [{meta.get('column')}] from {meta.get('start')}, "
+                     f"every {meta.get('interval_seconds'):g}s, SLO p95 {meta.get('slo_p95_ms'):g} ms")
+    for section, rows in _TABLE:
+        lines.append(f"{section}")
+        for label, key in rows:
+            if key in summary:
+                lines.append(f"  {label:<34} {_fmt(summary[key]):>14}")
+    return "\n".join(lines)
+
+
+@main.command()
+@click.option("--policy", "policy_path", required=True, type=click.Path(dir_okay=False), help="policy YAML file")
+@click.option("--scenario", "scenario_path", required=True, type=click.Path(dir_okay=False), help="scenario YAML file")
+@click.option("--trace", type=click.Path(dir_okay=False), help="replay this CSV/Parquet trace instead of the scenario's")
+@click.option("--column", help="the trace column holding requests/s (with --trace; default: the scenario's)")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="write records.parquet, scores.json, timeline.png here")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object with the scores to stdout")
+@click.option("--no-plot", is_flag=True, help="with --out: skip timeline.png")
+def backtest(policy_path: str, scenario_path: str, trace: str | None, column: str | None, out_dir: str | None,
+             as_json: bool, no_plot: bool) -> None:
+    """Replay a scenario's traffic against a policy and score cost, SLA misses and flapping."""
+    from workbench import backtest as api
+    from workbench.reports.progress import progress_bar
+
+    if column is not None and trace is None:
+        raise click.UsageError("--column needs --trace")
+    policy = api.load_policy(policy_path)
+    scenario = api.load_scenario(scenario_path)
+    with progress_bar("simulating") as progress:
+        result = api.run(policy, scenario, trace=trace, column=column, progress=progress)
+    for warning in result.meta.get("warnings", []):
+        click.echo(f"warning: {warning}", err=True)
+    if out_dir:
+        api.write_outputs(result, out_dir, plot=not no_plot)
+    if as_json:
+        click.echo(json.dumps(result.summary(), default=str))
+    else:
+        click.echo(render_table(result.summary()))
+        if out_dir:
+            click.echo(f"wrote {out_dir}/records.parquet, scores.json{'' if no_plot else ', timeline.png'}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,46 @@
+"""The small Protocol every policy family implements, and its registry entry.
+
+A family is a module with three pure functions:
+
+* ``parse(reader, spec, path, name) -> Spec``: build the family's frozen spec from the ``spec:``
+  mapping of a policy document, recording problems in ``reader`` (never raising);
+* ``initial_state(spec, replicas, now) -> State``: the state before the first tick;
+* ``decide(observation, state, spec, now) -> (Decision, State)``: one control tick.
+
+Specs expose ``kind``, ``name``, ``min_replicas``, ``max_replicas`` and ``metrics_needed()``.
+State is an immutable value; ``decide`` returns the *same* object when nothing changed, so a
+shell can compare states by identity and the hot path allocates nothing on quiet ticks.
+
+Adding a family: write ``workbench/core/policies/<name>.py`` with those functions and a
+``FAMILY = base.Family(...)`` entry, add it to ``policies.FAMILIES``, add an example policy and a
+table test. ``needs_pods`` tells shells to fill ``Observation.pods``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
+
+from workbench.core import decisions, observations, schema
+
+
+class PolicySpec(Protocol):
+    kind: str
+    name: str
+    min_replicas: int
+    max_replicas: int
+
+    def metrics_needed(self) -> frozenset[str]: ...
+
+
+Decide = Callable[[observations.Observation, Any, Any, float], "tuple[decisions.Decision, Any]"]
+
+
+@dataclass(frozen=True)
+class Family:
+    kind: str
+    parse: Callable[[schema.Reader, dict, str, str], Any]
+    initial_state: Callable[[Any, int, float], Any]
+    decide: Decide
+    needs_pods: bool = False
+    summary: str = ""

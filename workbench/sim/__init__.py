@@ -1,0 +1,1 @@
+"""The SimPy simulator: scenarios, service model, pods, the event-driven engine and its records."""
