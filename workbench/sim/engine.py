@@ -139,7 +139,7 @@ class Engine:
                     ev = simpy.Event(env)
                     ev._ok, ev._value = True, pod
                     ev.callbacks.append(on_ready)
-                    env.schedule(ev, URGENT, delay)
+                    env.schedule(ev, URGENT, now + delay - env.now)  # the burst runs ahead of env.now
             else:
                 for _ in range(current - target):
                     if starting:

@@ -121,7 +121,7 @@ class PodLedger:
         return np.diff(_coverage(a, b, edges)) / dt
 
     def starting_per_tick(self, ticks: int, dt: float) -> np.ndarray:
-        """Pods created but not yet ready (and not deleted) at each tick start."""
+        """Pods created but not yet ready (and not deleted) at each tick, after its decision."""
         a = np.asarray(self.created, dtype=float)
         r = np.minimum(np.asarray(self.ready_at, dtype=float), np.asarray(self.ended, dtype=float))
         t = np.arange(ticks, dtype=float) * dt

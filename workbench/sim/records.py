@@ -9,7 +9,7 @@ One row per control tick. Columns (units in the name where it helps):
 ``served_rps``         float     requests/s served (≤ demand; the rest is ``dropped_rps``)
 ``dropped_rps``        float     requests/s beyond the ready pods' capacity
 ``ready_replicas``     int       pods serving during the tick (the SPEC "supply")
-``starting_replicas``  int       pods created but not yet ready at the tick start
+``starting_replicas``  int       pods created but not yet ready, after the tick's decision
 ``desired_replicas``   int       the policy's replica count after its decision at this tick
 ``billed_replicas``    float     mean pods billed during the tick (starting + ready + terminating)
 ``demand_replicas``    int       fewest ready pods that meet the SLO at this demand (SPEC "demand")
