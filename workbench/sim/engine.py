@@ -21,6 +21,7 @@ Deterministic for a given scenario seed.
 
 from __future__ import annotations
 
+import gc
 import math
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -190,7 +191,13 @@ class Engine:
                     next_report = k + report_every
 
         env.process(control(env))
-        env.run()
+        gc_was_enabled = gc.isenabled()
+        gc.disable()  # the loop allocates many short-lived tuples; cyclic GC passes only cost time
+        try:
+            env.run()
+        finally:
+            if gc_was_enabled:
+                gc.enable()
         if self.progress is not None:
             self.progress(n, n)
         return RawRun(ready=ready_int[warm:].copy(), desired=np.array(desired_l, dtype=np.int64), seen=seen, reasons=reasons,

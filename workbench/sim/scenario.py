@@ -112,7 +112,7 @@ def parse_scenario(text: str, source: str = "<scenario>", base_dir: Path | None 
     doc = r.mapping(doc, "", _TOP, required=("trace", "service"))
     name = r.string(doc, "name", "", Path(source).stem)
     description = doc.get("description", "")
-    trace = _parse_trace(r, doc.get("trace", {}), "trace", base_dir)
+    trace = _parse_trace(r, doc["trace"], "trace", base_dir) if "trace" in doc else TraceSpec(kind="csv")
     sla = r.mapping(doc.get("sla", {}), "sla", ("p95_ms",))
     slo = r.number(sla, "p95_ms", "sla", 500.0, minimum=0, exclusive_minimum=True)
     service, startup, termination = _parse_service(r, doc.get("service", {}), "service", slo)
