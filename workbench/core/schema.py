@@ -55,9 +55,10 @@ def _walk(node: yaml.Node, path: str, lines: dict[str, int], loader: yaml.SafeLo
 
 def parse_yaml(text: str, source: str) -> tuple[Any, dict[str, int]]:
     """Parse one YAML document. Syntax errors become a ``SpecError`` naming the line."""
-    loader = _LineLoader(text)
-    loader.name = source
+    loader = None
     try:
+        loader = _LineLoader(text)
+        loader.name = source
         node = loader.get_single_node()
         if node is None:
             raise errors.SpecError([errors.Problem(source, "", "empty document", 1)])
@@ -68,10 +69,14 @@ def parse_yaml(text: str, source: str) -> tuple[Any, dict[str, int]]:
         line = mark.line + 1 if mark is not None else None
         msg = (exc.problem or exc.context or "invalid YAML").strip()
         raise errors.SpecError([errors.Problem(source, "", f"invalid YAML: {msg}", line)]) from None
-    except yaml.YAMLError as exc:  # pragma: no cover - reader errors (bad bytes)
-        raise errors.SpecError([errors.Problem(source, "", f"invalid YAML: {exc}")]) from None
+    except yaml.YAMLError as exc:  # reader errors: bad characters or bytes
+        what = str(exc).splitlines()[0] if str(exc) else "unreadable text"
+        raise errors.SpecError([errors.Problem(source, "", f"invalid YAML: {what}")]) from None
+    except RecursionError:
+        raise errors.SpecError([errors.Problem(source, "", "invalid YAML: nested too deeply")]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return value, lines
 
 
@@ -164,8 +169,12 @@ class Reader:
                 self.error(path, f"missing required key '{key}'")
                 return 0
             return default
-        return self.check_number(parent[key], sub, minimum=minimum, maximum=maximum,
-                                 exclusive_minimum=exclusive_minimum, integer=integer)
+        before = len(self.problems)
+        value = self.check_number(parent[key], sub, minimum=minimum, maximum=maximum,
+                                  exclusive_minimum=exclusive_minimum, integer=integer)
+        if len(self.problems) > before and default is not _MISSING:
+            return default  # a harmless placeholder: the document is rejected anyway
+        return value
 
     def check_number(self, value: Any, path: str, *, minimum: float | None = None, maximum: float | None = None,
                      exclusive_minimum: bool = False, integer: bool = False) -> Any:

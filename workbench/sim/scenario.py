@@ -212,7 +212,7 @@ def _parse_service(r: schema.Reader, value: Any, path: str, slo: float) -> tuple
     if workers is None:
         if cap is None:
             workers = 4
-        else:  # c workers of mean service time st' such that c/st' = capacity; c = round(cap*st)
+        elif cap > 0 and st > 0:  # c workers of mean service time st' with c/st' = capacity; c = round(cap*st)
             workers = max(1, round(cap * st / 1000.0))
             st = workers * 1000.0 / cap
     network = r.number(lat, "network_ms", lp, 0.0, minimum=0)

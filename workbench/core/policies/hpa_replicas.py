@@ -251,8 +251,8 @@ def plain_replicas(current: int, target: int, pods: Sequence[observations.PodSam
     ``GetRawResourceReplicas`` for Resource ``AverageValue`` targets).
 
     Same shape as ``resource_replicas`` with ``avg = sum // count``. Missing pods are filled with
-    exactly ``target`` when ratio < 1 and with 0 otherwise (upstream's ``else`` branch: at
-    ratio == 1 they count as 0 too, unlike the Resource path where they stay out).
+    exactly ``target`` when ratio < 1 and with 0 when ratio > 1; at ratio == 1 they stay out
+    (pitfall 5; vector rc-pods-07 pins this: older upstream releases zero-filled them).
     """
     if not pods:
         raise MetricError("no pods returned by selector while calculating replica count")
@@ -269,9 +269,10 @@ def plain_replicas(current: int, target: int, pods: Sequence[observations.PodSam
         return PlainResult(ceil_replicas(ratio * groups.ready_count), avg, ratio, False)
 
     filled = dict(kept)
-    fill = target if ratio < 1.0 else 0
-    for name in groups.missing:
-        filled[name] = Sample(fill)
+    if groups.missing and ratio != 1.0:
+        fill = target if ratio < 1.0 else 0
+        for name in groups.missing:
+            filled[name] = Sample(fill)
     if up_with_unready:
         for name in groups.unready:
             filled[name] = Sample(0)

@@ -49,6 +49,7 @@ UTILIZATION, VALUE, AVERAGE_VALUE = "Utilization", "Value", "AverageValue"
 TARGET_FIELDS = {UTILIZATION: "averageUtilization", VALUE: "value", AVERAGE_VALUE: "averageValue"}
 TARGET_TYPES = {RESOURCE: (UTILIZATION, AVERAGE_VALUE), CONTAINER_RESOURCE: (UTILIZATION, AVERAGE_VALUE),
                 PODS: (AVERAGE_VALUE,), OBJECT: (VALUE, AVERAGE_VALUE), EXTERNAL: (VALUE, AVERAGE_VALUE)}
+RESOURCES = ("cpu", "memory")   # what the resource metrics API (metrics-server) serves
 MAX_STABILIZATION_WINDOW = 3600
 MAX_PERIOD_SECONDS = 1800
 
@@ -204,6 +205,8 @@ def _parse_metric(reader: schema.Reader, item: Any, path: str) -> MetricSpec | N
         keys = ("name", "target") if mtype == RESOURCE else ("name", "container", "target")
         src = reader.mapping(m[src_key], sp, keys, required=keys)
         name = reader.string(src, "name", sp, "")
+        if name and name not in RESOURCES:
+            reader.error(_j(sp, "name"), f"unknown resource '{name}' (known: {', '.join(RESOURCES)})")
         if mtype == CONTAINER_RESOURCE:
             container = reader.string(src, "container", sp, "")
     else:

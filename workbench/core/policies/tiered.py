@@ -120,7 +120,7 @@ _LIMIT_KEYS = ("maxStepUp", "maxStepDown", "minSecondsBetweenChanges", "scaleDow
 
 
 def parse(reader: schema.Reader, spec: dict, path: str, name: str) -> TieredSpec:
-    reader.mapping(spec, path, _SPEC_KEYS, required=("replicas", "rules"))
+    spec = reader.mapping(spec, path, _SPEC_KEYS, required=("replicas", "rules"))
     rp = schema.join(path, "replicas")
     reps = reader.mapping(spec.get("replicas", {}), rp, ("min", "max"), required=("min", "max"))
     lo = reader.number(reps, "min", rp, 1, minimum=0, integer=True)
