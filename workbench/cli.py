@@ -120,5 +120,23 @@ def backtest(policy_path: str, scenario_path: str, trace: str | None, column: st
             click.echo(f"wrote {out_dir}/records.parquet, scores.json{'' if no_plot else ', timeline.png'}")
 
 
+@main.group()
+def conformance() -> None:
+    """Run upstream conformance vectors through the decision core."""
+
+
+@conformance.command("hpa")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+def conformance_hpa(files: tuple[str, ...]) -> None:
+    """Run Kubernetes HPA case files (replica.json / behavior.json format) through the HPAPolicy
+    code the simulator uses. Prints a per-kind table and `N passed, M failed, K skipped`; exit 1
+    if any case failed."""
+    from workbench.conformance import hpa
+
+    code = hpa.main(list(files))
+    if code:
+        sys.exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -65,8 +65,9 @@ def plot(records: pd.DataFrame, path: str | Path, *, title: str = "", slo_ms: fl
         ax_lat.axhline(slo_ms, color="tab:red", ls="--", lw=1.0, label=f"SLO {slo_ms:g} ms")
     viol = g["sla_violation"].max().astype(bool).to_numpy()
     if viol.any():
-        ax_lat.scatter(x[viol], np.full(viol.sum(), slo_ms or 1.0), marker="|", color="tab:red", s=30,
-                       label="SLO missed")
+        top = ax_lat.get_ylim()[1]
+        ax_lat.scatter(x[viol], np.full(viol.sum(), top), marker="v", color="tab:red", s=12, clip_on=False,
+                       label=f"SLO missed ({int(records['sla_violation'].sum() * (records['t'].iloc[1] - records['t'].iloc[0]) if len(records) > 1 else 0):,} s)", zorder=3)
     ax_lat.set_yscale("log")
     ax_lat.set_ylabel("p95 latency (ms)")
     ax_lat.legend(loc="upper left", fontsize=8)

@@ -31,7 +31,7 @@ import simpy
 from simpy.events import URGENT
 
 from workbench.core import policies
-from workbench.core.observations import Observation
+from workbench.core.observations import Observation, PodSample
 from workbench.sim import pods as podmod
 from workbench.sim.load import Load
 from workbench.sim.scenario import Scenario
@@ -119,6 +119,7 @@ class Engine:
         reasons: list = [None] * n
         rules_: list = [""] * n
         decide = self.family.decide
+        needs_pods = self.family.needs_pods
         spec = self.spec
         state = self.family.initial_state(spec, init, load.start)
         counters = {"calls": 0}
@@ -173,7 +174,12 @@ class Engine:
                     if extra_l:
                         for name, vals in extra_l.items():
                             metrics[name] = vals[i]
-                    decision, state = decide(Observation(metrics, desired, ready), state, spec, t0 + i * dt)
+                    if needs_pods:
+                        obs = Observation(metrics, desired, ready, self._pods(t0, i * dt, metrics, ready_pods, starting, ledger),
+                                          ready + len(starting))
+                    else:
+                        obs = Observation(metrics, desired, ready)
+                    decision, state = decide(obs, state, spec, t0 + i * dt)
                     desired_l[i] = decision.replicas
                     reasons[i] = decision.reason
                     rules_[i] = decision.rule
@@ -202,6 +208,31 @@ class Engine:
             self.progress(n, n)
         return RawRun(ready=ready_int[warm:].copy(), desired=np.array(desired_l, dtype=np.int64), seen=seen, reasons=reasons,
                       rules=rules_, ledger=ledger, initial_replicas=init, decisions_called=counters["calls"])
+
+    # ------------------------------------------------------------------ pods, as the HPA sees them
+    def _pods(self, t0: float, now: float, metrics: dict, ready_pods: list, starting: dict,
+              ledger: podmod.PodLedger) -> tuple[PodSample, ...]:
+        """Per-pod view for families that need it (the HPA): ready pods report the lagged
+        per-pod usage the policy sees (load is balanced evenly, so every ready pod reports the
+        same); starting pods are Pending (scheduled, pulling, not ready) with no sample."""
+        svc = self.svc
+        cpu, mem, qps, p95 = metrics["cpu"], metrics["memory"], metrics["qps"], metrics["p95_ms"]
+        ready = len(ready_pods)
+        cpu_req = svc.cpu_request_cores * 1000.0
+        mem_req = svc.memory_limit_mb * 1024.0 * 1024.0 * 1000.0
+        sample = None
+        if ready and cpu == cpu and cpu is not None:
+            sample = {"cpu": cpu * cpu_req, "cpu_request": cpu_req, "memory": mem * mem_req, "memory_request": mem_req,
+                      "qps": qps / ready * 1000.0, "p95_ms": p95 * 1000.0}
+            for name, value in metrics.items():
+                if name not in sample and name not in ("cpu", "memory", "qps", "p95_ms"):
+                    sample[name] = value / ready * 1000.0
+        created, ready_at = ledger.created, ledger.ready_at
+        pods = [PodSample(f"pod-{p}", "Running", True, t0 + created[p], t0 + ready_at[p], False, cpu_req, sample)
+                for p in ready_pods]
+        pods.extend(PodSample(f"pod-{p}", "Pending", False, t0 + created[p], t0 + created[p], False, cpu_req, None)
+                    for p in starting)
+        return tuple(pods)
 
     # ------------------------------------------------------------------ vector helpers
     def _fill(self, prefix: np.ndarray, ready_int: np.ndarray, lam: np.ndarray, i0: int, i1: int, ready: int) -> None:
