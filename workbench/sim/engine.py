@@ -115,6 +115,7 @@ class Engine:
         ledger = podmod.PodLedger()
         starting: dict[int, None] = {}
         ready_pods = [ledger.add(0.0, 0.0) for _ in range(init)]
+        self._n_initial = init
         desired_l = [0] * n
         reasons: list = [None] * n
         rules_: list = [""] * n
@@ -228,7 +229,9 @@ class Engine:
                 if name not in sample and name not in ("cpu", "memory", "qps", "p95_ms"):
                     sample[name] = value / ready * 1000.0
         created, ready_at = ledger.created, ledger.ready_at
-        pods = [PodSample(f"pod-{p}", "Running", True, t0 + created[p], t0 + ready_at[p], False, cpu_req, sample)
+        # the initial pods have been running long before the first tick (past any CPU initialization)
+        pods = [PodSample(f"pod-{p}", "Running", True, t0 + created[p] - (86400.0 if p < self._n_initial else 0.0),
+                          t0 + ready_at[p] - (86400.0 if p < self._n_initial else 0.0), False, cpu_req, sample)
                 for p in ready_pods]
         pods.extend(PodSample(f"pod-{p}", "Pending", False, t0 + created[p], t0 + created[p], False, cpu_req, None)
                     for p in starting)
