@@ -221,7 +221,7 @@ def test_loader_reports_every_problem_with_line_and_path(spec_yaml, messages):
 @pytest.mark.parametrize("text, message", [
     ("kind: TieredPolicy\nspec: [\n", "p.yaml:3: invalid YAML: expected the node content, but found '<stream end>'"),
     ("", "p.yaml:1: empty document"),
-    ("kind: Nope\nspec: {}\n", "p.yaml:1: kind: unknown policy kind 'Nope' (known: HPAPolicy, TieredPolicy)"),
+    ("kind: Nope\nspec: {}\n", "p.yaml:1: kind: unknown policy kind 'Nope' (known: " + ", ".join(sorted(policies.FAMILIES)) + ")"),
     ("apiVersion: v2\nkind: TieredPolicy\nspec: {replicas: {min: 1, max: 2}, rules: [{name: a, when: cpu > 1, action: {change: 1}}]}\n",
      "p.yaml:1: apiVersion: unsupported apiVersion 'v2' (expected scalelab/v1)"),
     ("kind: TieredPolicy\nkind: TieredPolicy\nspec: {}\n", "p.yaml:2: kind: duplicate key"),

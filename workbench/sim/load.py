@@ -49,7 +49,11 @@ def build_load(scenario: Scenario) -> Load:
         if not spec.path:
             raise errors.UserError(f"{scenario.source}: trace: no file given")
         columns = [spec.column, *spec.metrics.values()]
-        trace = load_trace(spec.path, list(dict.fromkeys(columns)), gaps=spec.gaps, max_gap_seconds=spec.max_gap_seconds)
+        window_end = spec.end
+        if spec.duration is not None:
+            window_end = spec.start + spec.duration if spec.start is not None else None
+        trace = load_trace(spec.path, list(dict.fromkeys(columns)), gaps=spec.gaps, max_gap_seconds=spec.max_gap_seconds,
+                           window=(spec.start, window_end))
     end = spec.end
     if spec.duration is not None and spec.kind != "synthetic":
         end = (spec.start if spec.start is not None else trace.start) + spec.duration

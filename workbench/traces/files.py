@@ -71,9 +71,12 @@ MAX_ROWS_AFTER_FILL = 20_000_000  # refuse to fill gaps into an absurdly large t
 # -- small formatting helpers (shared with resample) ---------------------------------------------
 def iso(seconds: float) -> str:
     """Epoch seconds as ``YYYY-MM-DDTHH:MM:SSZ`` (milliseconds shown only when non-zero)."""
-    moment = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc) + _dt.timedelta(seconds=float(seconds))
+    try:
+        moment = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc) + _dt.timedelta(seconds=round(float(seconds), 3))
+    except (OverflowError, ValueError):  # outside years 1..9999
+        return f"{seconds:g}s after the epoch"
     text = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    millis = round(moment.microsecond / 1000)
+    millis = moment.microsecond // 1000
     return f"{text}.{millis:03d}Z" if millis else f"{text}Z"
 
 
@@ -211,14 +214,21 @@ class _Table:
 
 # -- public entry point ----------------------------------------------------------------------------
 def load_trace(path: str | Path, columns: Sequence[str] | None = None, *, gaps: str = "interpolate",
-               max_gap_seconds: float | None = None) -> model.Trace:
-    """Read, validate and gap-fill one trace file (see the module docstring for the policy)."""
+               max_gap_seconds: float | None = None, window: tuple[float | None, float | None] | None = None
+               ) -> model.Trace:
+    """Read, validate and gap-fill one trace file (see the module docstring for the policy).
+
+    ``window`` (epoch seconds, either end None = open): the whole file is still validated, but
+    only gaps and missing values that touch the window are filled and reported — a hole outside
+    the replayed range is not the user's problem today."""
     if gaps not in GAP_POLICIES:
         raise ValueError(f"gaps must be one of {', '.join(GAP_POLICIES)}, got {gaps!r}")
     if max_gap_seconds is not None and not max_gap_seconds >= 0:
         raise ValueError(f"max_gap_seconds must be >= 0 or None, got {max_gap_seconds!r}")
     if columns is not None:
         columns = [columns] if isinstance(columns, str) else list(columns)
+        if not columns:
+            raise ValueError("columns must name at least one column, or be None for all numeric columns")
     source, p = str(path), Path(path)
     name = p.name.lower()
     if name.endswith(CSV_SUFFIXES):
@@ -233,7 +243,7 @@ def load_trace(path: str | Path, columns: Sequence[str] | None = None, *, gaps: 
         raise errors.TraceError(f"{source}: no such file")
     if p.is_dir():
         raise errors.TraceError(f"{source}: is a directory, not a trace file")
-    return _build(reader(p, source, columns), gaps, max_gap_seconds)
+    return _build(reader(p, source, columns), gaps, max_gap_seconds, window)
 
 
 # -- readers ---------------------------------------------------------------------------------------
@@ -449,11 +459,30 @@ def _parse_values(table: _Table) -> dict[str, np.ndarray]:
 
 
 # -- filling ---------------------------------------------------------------------------------------
-def _fill_missing(table: _Table, times: np.ndarray, values: dict[str, np.ndarray], gaps: str) -> None:
+def _touches(window: tuple[float | None, float | None] | None, begin: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Which intervals [begin, end) overlap the window (all, without a window)."""
+    keep = np.ones(len(begin), dtype=bool)
+    if window is not None:
+        lo, hi = window
+        if lo is not None:
+            keep &= end > lo
+        if hi is not None:
+            keep &= begin < hi
+    return keep
+
+
+def _fill_missing(table: _Table, times: np.ndarray, values: dict[str, np.ndarray], gaps: str,
+                  window: tuple[float | None, float | None] | None = None) -> None:
     loc = table.locator
+    spacing = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
+    relevant = _touches(window, times, times + spacing)
     for name in values:
         missing = np.isnan(values[name])
         if not missing.any():
+            continue
+        if not (missing & relevant).any():  # only outside the window: fill quietly
+            values[name] = np.where(missing, np.interp(times, times[~missing], values[name][~missing])
+                                    if (~missing).any() else 0.0, values[name])
             continue
         v = values[name] = values[name].copy()  # pandas may hand out read-only views
         if missing.all():
@@ -476,10 +505,12 @@ def _fill_missing(table: _Table, times: np.ndarray, values: dict[str, np.ndarray
 
 
 def _fill_gaps(table: _Table, times: np.ndarray, values: dict[str, np.ndarray], gaps: str,
-               max_gap_seconds: float | None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+               max_gap_seconds: float | None, window: tuple[float | None, float | None] | None = None
+               ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     steps = np.diff(times)
     spacing = float(np.median(steps))
     at = np.flatnonzero(steps > GAP_FACTOR * spacing)  # gap between times[at] and times[at + 1]
+    at = at[_touches(window, times[at], times[at + 1])]
     if not at.size:
         return times, values
     loc = table.locator
@@ -521,9 +552,10 @@ def _fill_gaps(table: _Table, times: np.ndarray, values: dict[str, np.ndarray], 
     return np.insert(times, left + 1, new_times), filled
 
 
-def _build(table: _Table, gaps: str, max_gap_seconds: float | None) -> model.Trace:
+def _build(table: _Table, gaps: str, max_gap_seconds: float | None,
+           window: tuple[float | None, float | None] | None = None) -> model.Trace:
     times = _parse_timestamps(table)
     values = _parse_values(table)
-    _fill_missing(table, times, values, gaps)
-    times, values = _fill_gaps(table, times, values, gaps, max_gap_seconds)
+    _fill_missing(table, times, values, gaps, window)
+    times, values = _fill_gaps(table, times, values, gaps, max_gap_seconds, window)
     return model.Trace(times=times, columns=values, source=table.source, warnings=tuple(table.warnings))

@@ -160,7 +160,8 @@ def parse(reader: schema.Reader, value: dict, path: str) -> SyntheticSpec:
     steps: tuple[Step, ...] = ()
     if shape == "step":
         if "steps" not in value:
-            reader.error(path, "missing required key 'steps' (shape 'step' needs steps: [{at: <duration>, to: <req/s>}])")
+            reader.error(path, "missing required key 'steps' "
+                               "(shape 'step' needs steps: [{at: <duration>, to: <req/s>}])")
         else:
             sub = schema.join(path, "steps")
             steps = reader.each(reader.seq(value["steps"], sub, min_items=1), sub,
