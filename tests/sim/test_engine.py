@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 from workbench import backtest
 from workbench.core import loading
 from workbench.sim import engine, pods, records
-from workbench.sim.load import Load
+from workbench.sim.load import Load, build_load
 from workbench.sim.scenario import Scenario, TraceSpec
 from workbench.sim.service import ServiceModel
 
@@ -166,3 +167,20 @@ spec:
     s2 = backtest.run(static, scenario, load=load).scores
     assert s2["sla_violation_seconds"] == 0
     assert s2["oracle_cost_replica_hours"] <= s2["cost_replica_hours"] + 1e-9
+
+
+@pytest.mark.parametrize("scenario_file", ["scenarios/nasa-1995-07.yaml", "scenarios/aws-elb-2014-04.yaml",
+                                           "scenarios/synthetic-flash-crowd.yaml"])
+def test_skipping_quiet_ticks_changes_nothing(scenario_file):
+    """The tiered family's quiet-tick fast path is exact: same records as calling decide on every tick."""
+    import dataclasses
+    policy = backtest.load_policy("scenarios/policies/tiered.yaml")
+    scenario = backtest.load_scenario(scenario_file)
+    if scenario.trace.duration is None and scenario.trace.kind != "synthetic":
+        scenario = dataclasses.replace(scenario, trace=dataclasses.replace(scenario.trace, duration=5 * 86400.0))
+    load = build_load(scenario)
+    fast = engine.Engine(policy.spec, scenario, load).run()
+    slow = engine.Engine(policy.spec, scenario, load, skip_quiet=False).run()
+    assert fast.decisions_called < slow.decisions_called == load.ticks
+    a, b = records.build(fast, scenario, load), records.build(slow, scenario, load)
+    pd.testing.assert_frame_equal(a, b)

@@ -299,3 +299,33 @@ def compile_first_match(conds: tuple[Condition, ...]) -> Callable[[Any, tuple, f
     namespace: dict[str, Any] = dict(consts)
     exec(compile("\n".join(lines), "<rules>", "exec"), namespace)  # generated from parsed specs only
     return namespace["first_match"]
+
+
+def vector_holds(cond: Condition, seen: Any, n: int) -> Any:
+    """Vectorised two-valued value of ``cond`` over ``n`` ticks (numpy arrays in ``seen``), with
+    every sustained node taken as False — its value while its timer is not running. Only
+    meaningful where all metrics are finite (the caller masks the rest)."""
+    import numpy as np
+
+    if isinstance(cond, Compare):
+        return OPS[cond.op](seen[cond.metric], cond.value)
+    if isinstance(cond, AllOf):
+        return np.logical_and.reduce([vector_holds(c, seen, n) for c in cond.children]) if cond.children \
+            else np.ones(n, dtype=bool)
+    if isinstance(cond, AnyOf):
+        return np.logical_or.reduce([vector_holds(c, seen, n) for c in cond.children]) if cond.children \
+            else np.zeros(n, dtype=bool)
+    if isinstance(cond, Not):
+        return ~vector_holds(cond.child, seen, n)
+    return np.zeros(n, dtype=bool)
+
+
+def sustained_children(cond: Condition) -> list[Condition]:
+    """The child condition of every sustained node in ``cond``."""
+    if isinstance(cond, Sustained):
+        return [cond.child, *sustained_children(cond.child)]
+    if isinstance(cond, (AllOf, AnyOf)):
+        return [c for child in cond.children for c in sustained_children(child)]
+    if isinstance(cond, Not):
+        return sustained_children(cond.child)
+    return []

@@ -5,7 +5,9 @@ The world changes only at *events*: a pod becomes Ready (a SimPy event, schedule
 start-up delay), or the policy changes the replica count. Between two events the ready count is
 constant, so the control process runs every control tick of that stretch in one tight loop
 ("burst") and yields to SimPy only when the next event is due. No SimPy event is paid for a tick
-where nothing changed.
+where nothing changed. Families that offer an exact ``quiet_mask``/``settled`` pair (the tiered
+policy) go further: ticks on which ``decide`` provably holds with an unchanged state are filled
+in bulk without calling it (``skip_quiet=False`` turns this off; the tests compare both).
 
 What the policy sees is what Prometheus would show: per-tick true values (CPU, memory, p95) are
 averaged over the rate window ending at the last scrape at or before ``now − delay``. Window
@@ -21,6 +23,7 @@ Deterministic for a given scenario seed.
 
 from __future__ import annotations
 
+import bisect
 import gc
 import math
 from dataclasses import dataclass
@@ -31,12 +34,14 @@ import simpy
 from simpy.events import URGENT
 
 from workbench.core import policies
+from workbench.core.decisions import Reason
 from workbench.core.observations import Observation, PodSample
 from workbench.sim import pods as podmod
 from workbench.sim.load import Load
 from workbench.sim.scenario import Scenario
 
 Progress = Callable[[int, int], None]
+HOLD = Reason.NO_RULE_MATCHED
 
 
 @dataclass
@@ -54,13 +59,15 @@ class RawRun:
 
 
 class Engine:
-    def __init__(self, spec: Any, scenario: Scenario, load: Load, progress: Progress | None = None):
+    def __init__(self, spec: Any, scenario: Scenario, load: Load, progress: Progress | None = None,
+                 skip_quiet: bool = True):
         self.spec = spec
         self.family = policies.family(spec)
         self.scenario = scenario
         self.load = load
         self.svc = scenario.service
         self.progress = progress
+        self.skip_quiet = skip_quiet
         self.rng = np.random.default_rng(scenario.seed)
         self._delays = np.empty(0)
         self._delay_i = 0
@@ -121,6 +128,9 @@ class Engine:
         rules_: list = [""] * n
         decide = self.family.decide
         needs_pods = self.family.needs_pods
+        quiet_mask, settled = self.family.quiet_mask, self.family.settled
+        if quiet_mask is None or settled is None or self.skip_quiet is False:
+            quiet_mask = None
         spec = self.spec
         state = self.family.initial_state(spec, init, load.start)
         counters = {"calls": 0}
@@ -169,8 +179,26 @@ class Engine:
                 self._fill(prefix, ready_int, lam, warm + k, warm + k_stop, ready)
                 cpu_l, mem_l, p95_l = self._seen(prefix, B[k:k_stop], E[k:k_stop], seen, k)
                 acted = -1
-                for j in range(k_stop - k):
+                span = k_stop - k
+                if quiet_mask is not None:
+                    arrays = {"cpu": seen[0, k:k_stop], "memory": seen[1, k:k_stop], "p95_ms": seen[2, k:k_stop],
+                              "qps": seen[3, k:k_stop]}
+                    for name, vals in extra_seen.items():
+                        arrays[name] = vals[k:k_stop]
+                    mask = quiet_mask(spec, desired, arrays)
+                    loud = np.flatnonzero(~mask).tolist() + [span]  # next non-quiet tick from any j
+                    quiet_l = mask.tolist()
+                j = 0
+                while j < span:
                     i = k + j
+                    if quiet_mask is not None and quiet_l[j] and settled(spec, state, desired):
+                        # decide would hold with the same state on every tick up to the next loud one
+                        stop = loud[bisect.bisect_left(loud, j)]
+                        desired_l[i:k + stop] = [desired] * (stop - j)
+                        reasons[i:k + stop] = [HOLD] * (stop - j)
+                        rules_[i:k + stop] = [""] * (stop - j)
+                        j = stop
+                        continue
                     metrics = {"cpu": cpu_l[j], "memory": mem_l[j], "qps": qps_l[i], "p95_ms": p95_l[j]}
                     if extra_l:
                         for name, vals in extra_l.items():
@@ -181,6 +209,7 @@ class Engine:
                     else:
                         obs = Observation(metrics, desired, ready)
                     decision, state = decide(obs, state, spec, t0 + i * dt)
+                    counters["calls"] += 1
                     desired_l[i] = decision.replicas
                     reasons[i] = decision.reason
                     rules_[i] = decision.rule
@@ -189,7 +218,7 @@ class Engine:
                         desired = decision.replicas
                         acted = i
                         break
-                counters["calls"] += (acted - k + 1) if acted >= 0 else (k_stop - k)
+                    j += 1
                 # adapt the burst length to how long quiet stretches last (bounded numpy work per burst)
                 chunk = max(64, min(4096, 2 * (acted - k + 1))) if acted >= 0 else min(4096, chunk * 2)
                 k = acted + 1 if acted >= 0 else k_stop

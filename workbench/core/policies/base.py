@@ -11,6 +11,13 @@ Specs expose ``kind``, ``name``, ``min_replicas``, ``max_replicas`` and ``metric
 State is an immutable value; ``decide`` returns the *same* object when nothing changed, so a
 shell can compare states by identity and the hot path allocates nothing on quiet ticks.
 
+Optional fast path for simulators (``quiet_mask`` + ``settled``): ``quiet_mask(spec, current,
+seen)`` takes the metric arrays a stretch of ticks will show and returns a boolean array, True
+where ``decide`` would certainly hold (same replicas, ``NO_RULE_MATCHED``, same state object)
+*provided* the state is settled; ``settled(spec, state, current)`` says whether it is. A shell may
+then skip those ticks without calling ``decide``. Both must be exact, never approximate: the
+engine's tests replay every tick through ``decide`` and compare.
+
 Adding a family: write ``workbench/core/policies/<name>.py`` with those functions and a
 ``FAMILY = base.Family(...)`` entry, add it to ``policies.FAMILIES``, add an example policy and a
 table test. ``needs_pods`` tells shells to fill ``Observation.pods``.
@@ -44,3 +51,5 @@ class Family:
     decide: Decide
     needs_pods: bool = False
     summary: str = ""
+    quiet_mask: Callable[[Any, int, Any], Any] | None = None
+    settled: Callable[[Any, Any, int], bool] | None = None

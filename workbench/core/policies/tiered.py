@@ -312,5 +312,37 @@ def _any_missing(m: Any, names: tuple[str, ...]) -> bool:
     return False
 
 
+def quiet_mask(spec: TieredSpec, current: int, seen: Any) -> Any:
+    """Ticks where no rule can fire and no sustained timer can start (see ``base``): every used
+    metric finite, every rule's condition False with timers idle, every sustained child False."""
+    import numpy as np
+
+    needed = spec.compiled.needed
+    n = len(next(iter(seen.values())))
+    lim = spec.limits
+    if not lim.min_replicas <= current <= lim.max_replicas or any(name not in seen for name in needed):
+        return np.zeros(n, dtype=bool)
+    quiet = np.ones(n, dtype=bool)
+    with np.errstate(invalid="ignore"):
+        for name in needed:
+            quiet &= np.isfinite(seen[name])
+        for rule in spec.rules:
+            quiet &= ~rules.vector_holds(rule.when, seen, n)
+            for child in rules.sustained_children(rule.when):
+                quiet &= ~rules.vector_holds(child, seen, n)
+    return quiet
+
+
+def settled(spec: TieredSpec, state: TieredState, current: int) -> bool:
+    """A quiet tick leaves this state untouched: no timer running, no re-check pending, and the
+    stabilization window's newest recommendation is already the current count."""
+    if state.recheck is not None or any(t is not None for t in state.timers):
+        return False
+    if spec.limits.stabilization_down > 0:
+        return bool(state.guard.recs) and state.guard.recs[-1][0] == current
+    return True
+
+
 FAMILY = base.Family(kind=KIND, parse=parse, initial_state=initial_state, decide=decide,
-                     summary="ordered rules over composite metric conditions with tiered actions and guards")
+                     summary="ordered rules over composite metric conditions with tiered actions and guards",
+                     quiet_mask=quiet_mask, settled=settled)

@@ -1,0 +1,339 @@
+"""``PredictivePolicy``: forecast demand from its own history, scale ahead, keep a reactive floor.
+
+::
+
+    spec:
+      replicas: {min: 2, max: 50}
+      limits: {maxStepUp: 10, maxStepDown: 2, minSecondsBetweenChanges: 60,
+               scaleDownStabilizationSeconds: 600}
+      forecast:
+        targetPerReplica: 85          # req/s one replica should carry (required)
+        headroom: 0.1                 # extra capacity on top of the forecast
+        schedulingBufferSeconds: 180  # scale this far ahead (start-up delay + metric lag)
+        bucket: 5m                    # history is aggregated into buckets of this length
+        season: 1d                    # the seasonal period (a whole number of buckets)
+        weekly: false                 # add a weekly correction profile (needs season: 1d)
+        seasonality: multiplicative   # or additive
+        minHistory: 1d                # forecast only after this much history (>= season)
+        sampleEvery: 1m               # qps is sampled once per this interval into the bucket
+        alpha: 0.3                    # Holt-Winters smoothing: level, trend, daily, weekly
+        beta: 0.01
+        gamma: 0.3
+        gammaWeekly: 0.2
+      reactive: {metric: cpu, target: 0.7, tolerance: 0.1}   # metric: cpu | memory | qps
+
+One tick (``decide``):
+
+1. *History.* The observed ``qps`` is sampled once per ``sampleEvery`` (the first tick in each
+   interval with a valid value) into the open bucket. When a tick falls into a later bucket, the
+   open bucket closes: its mean is folded into the Holt-Winters model (``forecast``), and the
+   forecast for the new bucket is computed once and cached. Buckets without samples (gaps,
+   missing metrics) are missing: they neither count as history nor move the model.
+2. *Forecast term* (cached per bucket): the highest forecast bucket mean over the buckets a pod
+   requested during the current bucket could be serving in — the current bucket ``k`` up to
+   ``k + ceil(schedulingBufferSeconds / bucket)`` — so capacity is requested one scheduling buffer
+   ahead; ``forecast_replicas = ceil(peak * (1 + headroom) / targetPerReplica)``.
+3. *Reactive floor* (every tick), HPA style: for ``cpu``/``memory`` (utilisation averaged over ready
+   pods) ``ratio = value / target`` and ``ceil(ready * ratio)``; for ``qps`` ``ceil(qps / target)``
+   with ``ratio = qps / (current * target)``. Within ``tolerance`` of 1 the floor is the current
+   count. A utilisation floor never shrinks while pods are still starting (``ready < current``).
+4. *Combine:* ``max(forecast, reactive)`` — ``FORECAST`` when the forecast term binds, ``SCALED``
+   when the reactive floor does. Until ``minHistory`` of buckets with data exist (and one whole
+   season has passed), the reactive floor alone decides (``WARMING_UP``; ``detail`` says how much
+   history is missing). A hold is ``NO_RULE_MATCHED`` (``WARMING_UP`` while warming up).
+5. *Fail-safe:* when ``qps`` or the reactive metric is missing the count never goes down
+   (``METRICS_MISSING``); the forecast may still raise it.
+6. The shared guards (``workbench.core.guards``): bounds, step limits, scale-down protection,
+   stabilization, one change per interval.
+
+``Decision.rule`` names the binding term (``forecast`` or ``reactive``); ``Decision.detail`` carries
+``forecast_qps``, ``forecast_replicas``, ``reactive_replicas``, ``history_seconds`` (and
+``history_missing_seconds`` while warming up).
+
+Cost: a quiet tick (no sample, no bucket change, no change in the guards' state) does arithmetic on
+a handful of numbers and returns the *same* state object; a sampling tick replaces one small
+tuple; a bucket close updates the model in O(1) (see ``forecast``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from workbench.core import guards, observations, schema
+from workbench.core.decisions import Decision, Reason
+from workbench.core.policies import base, forecast
+
+KIND = "PredictivePolicy"
+REACTIVE_METRICS = ("cpu", "memory", "qps")
+_UTILISATION = ("cpu", "memory")
+_INF = math.inf
+_MAX_SLOTS = 100_000
+
+
+@dataclass(frozen=True)
+class PredictiveSpec:
+    name: str
+    limits: guards.Limits
+    target_per_replica: float
+    headroom: float
+    bucket: float
+    season: float
+    min_history: float
+    buffer: float
+    sample_every: float
+    model: forecast.Params
+    reactive_metric: str
+    reactive_target: float
+    tolerance: float
+    margin: float = 0.0
+    use_max: bool = False
+    kind: str = KIND
+
+    @property
+    def min_replicas(self) -> int:
+        return self.limits.min_replicas
+
+    @property
+    def max_replicas(self) -> int:
+        return self.limits.max_replicas
+
+    @property
+    def horizon(self) -> int:
+        """Buckets looked ahead of the current one: ceil(schedulingBufferSeconds / bucket)."""
+        return math.ceil(self.buffer / self.bucket - 1e-9)
+
+    def metrics_needed(self) -> frozenset[str]:
+        return frozenset(("qps", self.reactive_metric))
+
+
+# --------------------------------------------------------------------------------------- parse
+
+_SPEC_KEYS = ("replicas", "limits", "forecast", "reactive")
+_LIMIT_KEYS = ("maxStepUp", "maxStepDown", "minSecondsBetweenChanges", "scaleDownStabilizationSeconds",
+               "scaleDownDelayAfterScaleUpSeconds")
+_FORECAST_KEYS = ("targetPerReplica", "headroom", "errorMargin", "aggregate", "schedulingBufferSeconds", "bucket", "season", "weekly",
+                  "seasonality", "minHistory", "sampleEvery", "alpha", "beta", "gamma", "gammaWeekly")
+_REACTIVE_KEYS = ("metric", "target", "tolerance")
+
+
+def parse(reader: schema.Reader, spec: dict, path: str, name: str) -> PredictiveSpec:
+    spec = reader.mapping(spec, path, _SPEC_KEYS, required=("replicas", "forecast", "reactive"))
+    limits = _parse_limits(reader, spec, path)
+
+    fp = schema.join(path, "forecast")
+    fc = reader.mapping(spec.get("forecast", {}), fp, _FORECAST_KEYS, required=("targetPerReplica",))
+    target = reader.number(fc, "targetPerReplica", fp, 1.0, minimum=0, exclusive_minimum=True)
+    headroom = reader.number(fc, "headroom", fp, 0.0, minimum=0)
+    margin = reader.number(fc, "errorMargin", fp, 0.0, minimum=0)
+    aggregate = reader.string(fc, "aggregate", fp, "mean", choices=("mean", "max"))
+    buffer = schema.duration(reader, fc, "schedulingBufferSeconds", fp, 0.0)
+    bucket = _positive(schema.duration(reader, fc, "bucket", fp, 300.0, positive=True), 300.0)
+    season = _positive(schema.duration(reader, fc, "season", fp, 86400.0, positive=True), 86400.0)
+    weekly = reader.boolean(fc, "weekly", fp, False)
+    seasonality = reader.string(fc, "seasonality", fp, "multiplicative", choices=("multiplicative", "additive"))
+    sample = _positive(schema.duration(reader, fc, "sampleEvery", fp, 60.0, positive=True), 60.0)
+    smoothing = {key: reader.number(fc, key, fp, default, minimum=0, maximum=1)
+                 for key, default in (("alpha", 0.3), ("beta", 0.01), ("gamma", 0.3), ("gammaWeekly", 0.2))}
+    if "gammaWeekly" in fc and not weekly:
+        reader.error(schema.join(fp, "gammaWeekly"), "only used with weekly: true")
+
+    m = season / bucket
+    whole = abs(m - round(m)) < 1e-9
+    if "bucket" in fc and not _multiple(bucket, sample):
+        reader.error(schema.join(fp, "bucket"),
+                     f"must be a whole multiple of sampleEvery ({sample:g}s), got {bucket:g}s")
+    if not whole or round(m) < 2:
+        reader.error(schema.join(fp, "season"),
+                     f"must be a whole number (>= 2) of buckets ({bucket:g}s), got {season:g}s")
+    elif round(m) * (7 if weekly else 1) > _MAX_SLOTS:
+        reader.error(schema.join(fp, "bucket"), f"season / bucket gives {round(m) * (7 if weekly else 1)} slots "
+                     f"(max {_MAX_SLOTS}); use a longer bucket")
+    if weekly and season != 86400.0:
+        reader.error(schema.join(fp, "weekly"), f"needs season: 1d (the weekly profile is 7 days), got season {season:g}s")
+    min_history = schema.duration(reader, fc, "minHistory", fp, season)
+    if min_history < season:
+        reader.error(schema.join(fp, "minHistory"),
+                     f"must be >= season ({season:g}s): the model needs one whole season, got {min_history:g}s")
+    if not _multiple(bucket, sample) or not whole:
+        m = 2  # placeholder: the document is rejected anyway
+
+    rp = schema.join(path, "reactive")
+    re_ = reader.mapping(spec.get("reactive", {}), rp, _REACTIVE_KEYS, required=("metric", "target"))
+    metric = reader.string(re_, "metric", rp, "cpu", choices=REACTIVE_METRICS)
+    rtarget = reader.number(re_, "target", rp, 1.0, minimum=0, exclusive_minimum=True)
+    tolerance = reader.number(re_, "tolerance", rp, 0.1, minimum=0, maximum=0.99)
+
+    horizon = math.ceil(buffer / bucket - 1e-9)
+    params = forecast.Params(m=max(2, round(m)), multiplicative=seasonality != "additive", weekly=weekly,
+                             alpha=smoothing["alpha"], beta=smoothing["beta"], gamma=smoothing["gamma"],
+                             gamma_weekly=smoothing["gammaWeekly"], trend_cap=horizon + 1)
+    return PredictiveSpec(name=name, limits=limits, target_per_replica=target, headroom=headroom, bucket=bucket,
+                          season=season, min_history=min_history, buffer=buffer, sample_every=sample, model=params,
+                          reactive_metric=metric or "cpu", reactive_target=rtarget, tolerance=tolerance,
+                          margin=margin, use_max=aggregate == "max")
+
+
+def _positive(value: float, placeholder: float) -> float:
+    return value if value > 0 else placeholder  # an invalid value was reported; keep checking the rest
+
+
+def _multiple(value: float, unit: float) -> bool:
+    ratio = value / unit
+    return abs(ratio - round(ratio)) < 1e-9 and round(ratio) >= 1
+
+
+def _parse_limits(reader: schema.Reader, spec: dict, path: str) -> guards.Limits:
+    rp = schema.join(path, "replicas")
+    reps = reader.mapping(spec.get("replicas", {}), rp, ("min", "max"), required=("min", "max"))
+    lo = reader.number(reps, "min", rp, 1, minimum=0, integer=True)
+    hi = reader.number(reps, "max", rp, 1, minimum=1, integer=True)
+    if "min" in reps and "max" in reps and isinstance(lo, int) and isinstance(hi, int) and lo > hi:
+        reader.error(schema.join(rp, "min"), f"min ({lo}) must be <= max ({hi})")
+    lp = schema.join(path, "limits")
+    lim = reader.mapping(spec.get("limits", {}), lp, _LIMIT_KEYS)
+    return guards.Limits(
+        min_replicas=lo,
+        max_replicas=hi,
+        max_step_up=reader.number(lim, "maxStepUp", lp, None, minimum=1, integer=True),
+        max_step_down=reader.number(lim, "maxStepDown", lp, None, minimum=1, integer=True),
+        min_seconds_between_changes=schema.duration(reader, lim, "minSecondsBetweenChanges", lp, 0.0),
+        stabilization_down=schema.duration(reader, lim, "scaleDownStabilizationSeconds", lp, 0.0),
+        scale_down_delay_after_up=schema.duration(reader, lim, "scaleDownDelayAfterScaleUpSeconds", lp, 0.0),
+    )
+
+
+# -------------------------------------------------------------------------------------- state
+
+
+class Accumulator(NamedTuple):
+    """The open bucket: its index, the sum and count of its qps samples, the last sample slot."""
+
+    bucket: int
+    total: float = 0.0
+    n: int = 0
+    sample: int | None = None
+
+
+class Forecast(NamedTuple):
+    """The forecast term for one bucket (computed when the bucket opens)."""
+
+    bucket: int
+    qps: float | None            # None while warming up
+    replicas: int | None
+    history: float               # seconds of history (buckets with data x bucket)
+    missing: float               # seconds of history still missing before forecasting starts
+
+
+class PredictiveState(NamedTuple):
+    guard: guards.GuardState
+    acc: Accumulator
+    model: forecast.Model
+    forecast: Forecast
+
+
+def initial_state(spec: PredictiveSpec, replicas: int, now: float) -> PredictiveState:
+    gs = guards.GuardState()
+    if spec.limits.stabilization_down > 0:
+        gs = gs._replace(recs=((replicas, None),))
+    model = forecast.empty(spec.model)
+    b = int(now // spec.bucket)
+    return PredictiveState(gs, Accumulator(b), model, forecast_for(spec, model, b))
+
+
+def forecast_for(spec: PredictiveSpec, model: forecast.Model, b: int) -> Forecast:
+    """The forecast term while bucket ``b`` is open."""
+    history = model.buckets * spec.bucket
+    if not model.ready or history < spec.min_history - 1e-6:
+        return Forecast(b, None, None, history, max(spec.min_history - history, 0.0))
+    peak = forecast.peak(spec.model, model, b, b + spec.horizon)
+    peak *= 1.0 + spec.margin * model.error
+    replicas = math.ceil(peak * (1.0 + spec.headroom) / spec.target_per_replica - 1e-9)
+    return Forecast(b, peak, replicas, history, 0.0)
+
+
+# ------------------------------------------------------------------------------------- decide
+
+
+def reactive_replicas(spec: PredictiveSpec, value: float | None, current: int, ready: int) -> int | None:
+    """The HPA-style reactive floor, or None when it cannot be computed (missing metric)."""
+    if value is None or not 0.0 <= value < _INF:
+        return None
+    if spec.reactive_metric == "qps":
+        raw = value / spec.reactive_target
+        if current > 0 and abs(raw / current - 1.0) <= spec.tolerance:
+            return current
+        return math.ceil(raw - 1e-9)
+    if ready <= 0:
+        return None
+    ratio = value / spec.reactive_target
+    if abs(ratio - 1.0) <= spec.tolerance:
+        return current
+    wanted = math.ceil(ratio * ready - 1e-9)
+    if wanted < current and ready < current:
+        return current  # pods still starting: their load is not in the average yet
+    return wanted
+
+
+def decide(obs: observations.Observation, state: PredictiveState, spec: PredictiveSpec,
+           now: float) -> tuple[Decision, PredictiveState]:
+    m = obs.metrics
+    current = obs.replicas
+    acc, model, fc = state.acc, state.model, state.forecast
+
+    b = int(now // spec.bucket)
+    if b > acc.bucket:  # the open bucket closes (missing buckets in between stay missing)
+        if acc.n:
+            model = forecast.update(spec.model, model, acc.bucket, acc.total if spec.use_max else acc.total / acc.n)
+        acc = Accumulator(b, 0.0, 0, acc.sample)
+        fc = forecast_for(spec, model, b)
+    q = m.get("qps")
+    qps_ok = q is not None and 0.0 <= q < _INF
+    if qps_ok:
+        s = int(now // spec.sample_every)
+        if s != acc.sample:
+            acc = Accumulator(acc.bucket, (q if q > acc.total else acc.total) if spec.use_max else acc.total + q,
+                              acc.n + 1, s)
+
+    metric = spec.reactive_metric
+    reactive = reactive_replicas(spec, q if metric == "qps" else m.get(metric), current, obs.ready_replicas)
+    fr = fc.replicas
+    if fr is None:
+        target, stage, rule = (current, Reason.METRICS_MISSING, "") if reactive is None \
+            else (reactive, Reason.WARMING_UP, "reactive")
+    elif reactive is None or fr >= reactive:
+        target, stage, rule = fr, Reason.FORECAST, "forecast"
+    else:
+        target, stage, rule = reactive, Reason.SCALED, "reactive"
+    if target < current and (reactive is None or not qps_ok):
+        target, stage = current, Reason.METRICS_MISSING
+
+    lim = spec.limits
+    gs = state.guard
+    if target == current and lim.min_replicas <= current <= lim.max_replicas:
+        if lim.stabilization_down > 0 and (not gs.recs or gs.recs[-1][0] != current):
+            gs = guards.record(lim, gs, current, now)
+        allowed, rule = current, ""
+        reason = stage if stage is Reason.METRICS_MISSING or fr is None else Reason.NO_RULE_MATCHED
+    else:
+        gs = guards.record(lim, gs, guards.clamp(lim, target)[0], now)
+        allowed, why, gs = guards.apply(lim, gs, current, target, now)
+        reason = why if why is not None else stage
+        if not lim.min_replicas <= current <= lim.max_replicas:
+            rule = ""  # brought back into bounds, whatever the terms said
+
+    if fr is None:
+        detail = {"forecast_qps": None, "forecast_replicas": None, "reactive_replicas": reactive,
+                  "history_seconds": fc.history, "history_missing_seconds": fc.missing}
+    else:
+        detail = {"forecast_qps": fc.qps, "forecast_replicas": fr, "reactive_replicas": reactive,
+                  "history_seconds": fc.history}
+    decision = Decision(allowed, allowed - current, reason, rule, m, detail)
+    if gs is state.guard and acc is state.acc:
+        return decision, state
+    return decision, PredictiveState(gs, acc, model, fc)
+
+
+FAMILY = base.Family(kind=KIND, parse=parse, initial_state=initial_state, decide=decide,
+                     summary="Holt-Winters demand forecast, scaled ahead by the start-up delay, with a reactive floor")
