@@ -44,6 +44,11 @@ REASON_CATEGORIES = [r.value for r in Reason]
 _REASON_CODE = {r: i for i, r in enumerate(Reason)}
 
 
+def _categorical(values: list[str]) -> pd.Categorical:
+    codes, uniques = pd.factorize(np.array(values, dtype=object), sort=True)
+    return pd.Categorical.from_codes(codes, categories=list(uniques))
+
+
 def build(raw: RawRun, scenario: Scenario, load: Load) -> pd.DataFrame:
     n, dt = load.ticks, load.dt
     svc = scenario.service
@@ -74,6 +79,6 @@ def build(raw: RawRun, scenario: Scenario, load: Load) -> pd.DataFrame:
         "qps_seen": raw.seen[3],
         "change": raw.desired - previous,
         "reason": reasons,
-        "rule": pd.Categorical(raw.rules),
-    })
+        "rule": _categorical(raw.rules),
+    }, copy=False)
     return frame
