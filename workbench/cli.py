@@ -120,6 +120,70 @@ def backtest(policy_path: str, scenario_path: str, trace: str | None, column: st
             click.echo(f"wrote {out_dir}/records.parquet, scores.json{'' if no_plot else ', timeline.png'}")
 
 
+class _Greedy(click.Option):
+    """An option that takes every following argument up to the next option: `--policies A B C`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("multiple", True)
+        super().__init__(*args, **kwargs)
+
+    def add_to_parser(self, parser: Any, ctx: click.Context) -> None:
+        super().add_to_parser(parser, ctx)
+        name = self.opts[0]
+        opt = parser._long_opt.get(name) or parser._short_opt.get(name)
+        original = opt.process
+
+        def process(value: Any, state: Any) -> None:
+            values = [value]
+            while state.rargs and not state.rargs[0].startswith("-"):
+                values.append(state.rargs.pop(0))
+            for v in values:
+                original(v, state)
+        opt.process = process
+
+
+@main.command()
+@click.option("--policies", cls=_Greedy, required=True, type=click.Path(dir_okay=False), help="policy files")
+@click.option("--scenarios", cls=_Greedy, required=True, type=click.Path(dir_okay=False), help="scenario files")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="output folder")
+@click.option("--workers", type=click.IntRange(1, 256), help="parallel processes (default: CPU count)")
+def compare(policies: tuple[str, ...], scenarios: tuple[str, ...], out_dir: str, workers: int | None) -> None:
+    """Every policy on every scenario, in parallel: results.csv/.parquet, a cost-vs-SLA figure and
+    per-scenario overlay timelines."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from workbench import compare as cmp
+    from workbench.reports.progress import progress_bar
+
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise errors.UserError(f"--out {out_dir}: exists and is not a folder")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        (tmp / "records").mkdir()
+        with progress_bar("backtests", enabled=None) as progress:
+            table = cmp.run_matrix(list(policies), list(scenarios), workers=workers, progress=progress,
+                                   records_dir=tmp / "records")
+        table.to_csv(tmp / "results.csv", index=False)
+        table.to_parquet(tmp / "results.parquet", index=False)
+        cmp.figure(table, tmp / "cost_vs_sla.png")
+        for scen in dict.fromkeys(table["scenario"]):
+            cmp.overlay_timeline(table, tmp / "records", scen, tmp / f"timeline-{scen}.png")
+        out.mkdir(exist_ok=True)
+        for item in sorted(tmp.iterdir()):
+            target = out / item.name
+            if target.is_dir():
+                shutil.rmtree(target)
+            item.replace(target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    click.echo(cmp.markdown_table(table))
+    click.echo(f"wrote {out_dir}/results.csv, results.parquet, cost_vs_sla.png, timeline-*.png, records/")
+
+
 @main.group()
 def conformance() -> None:
     """Run upstream conformance vectors through the decision core."""

@@ -24,19 +24,31 @@ import pandas as pd
 from workbench import backtest
 
 
-def _one(policy_path: str, scenario_path: str) -> dict:
+RECORD_COLUMNS = ("t", "time", "demand_rps", "ready_replicas", "desired_replicas", "demand_replicas", "p95_ms",
+                  "sla_violation", "change")
+
+
+def _one(policy_path: str, scenario_path: str, records_dir: str | None = None) -> dict:
     policy = backtest.load_policy(policy_path)
     scenario = backtest.load_scenario(scenario_path)
     result = backtest.run(policy, scenario)
-    return {"policy": policy.name, "kind": policy.spec.kind, "scenario": scenario.name,
-            "policy_file": policy_path, "scenario_file": scenario_path,
-            "wall_seconds": result.meta["wall_seconds"], **result.scores}
+    row = {"policy": policy.name, "kind": policy.spec.kind, "scenario": scenario.name,
+           "policy_file": policy_path, "scenario_file": scenario_path, "policy_hash": policy.hash,
+           "wall_seconds": result.meta["wall_seconds"], **result.scores}
+    if records_dir is not None:
+        path = Path(records_dir) / f"{scenario.name}__{policy.name}.parquet"
+        result.records[list(RECORD_COLUMNS)].to_parquet(path, index=False)
+        row["records"] = path.name
+    return row
 
 
 def run_matrix(policies: Sequence[str | Path], scenarios: Sequence[str | Path], *, workers: int | None = None,
-               progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
-    """Backtest every policy on every scenario; one row per pair, in (scenario, policy) order."""
-    pairs = [(str(p), str(s)) for s in scenarios for p in policies]
+               progress: Callable[[int, int], None] | None = None, records_dir: str | Path | None = None
+               ) -> pd.DataFrame:
+    """Backtest every policy on every scenario; one row per pair, in (scenario, policy) order.
+    With ``records_dir``, each run's per-tick records (a compact subset) are saved there too."""
+    rd = None if records_dir is None else str(records_dir)
+    pairs = [(str(p), str(s), rd) for s in scenarios for p in policies]
     # validate every file up front, so a typo fails fast with its own message
     for p in dict.fromkeys(str(p) for p in policies):
         backtest.load_policy(p)
@@ -64,6 +76,45 @@ def run_matrix(policies: Sequence[str | Path], scenarios: Sequence[str | Path], 
 def _as_completed(futures: Iterable):
     from concurrent.futures import as_completed
     return as_completed(futures)
+
+
+def overlay_timeline(table: pd.DataFrame, records_dir: str | Path, scenario: str, path: str | Path,
+                     max_points: int = 2500) -> Path:
+    """One scenario, every policy: ready replicas over time against the replicas the SLO needed,
+    and SLO misses per policy as a strip."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = table[table["scenario"] == scenario]
+    fig, (ax, ax2) = plt.subplots(2, 1, figsize=(13, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    need_drawn = False
+    for i, (_, row) in enumerate(rows.iterrows()):
+        rec = pd.read_parquet(Path(records_dir) / row["records"])
+        size = max(1, -(-len(rec) // max_points))
+        g = rec.groupby(np.arange(len(rec)) // size)
+        x = rec["time"].iloc[::size].reset_index(drop=True)
+        if not need_drawn:
+            ax.fill_between(x, 0, g["demand_replicas"].max(), step="post", color="0.85", label="needed for SLO")
+            need_drawn = True
+        ax.step(x, g["ready_replicas"].max(), where="post", lw=0.9, color=colors[i % len(colors)], label=row["policy"])
+        miss = g["sla_violation"].max().to_numpy().astype(bool)
+        ax2.scatter(x[miss], np.full(miss.sum(), i), marker="|", s=40, color=colors[i % len(colors)])
+    ax.set_ylabel("ready replicas")
+    ax.legend(loc="upper left", fontsize=8, ncol=min(5, len(rows) + 1))
+    ax.grid(alpha=0.3)
+    ax2.set_yticks(range(len(rows)), list(rows["policy"]), fontsize=8)
+    ax2.set_ylim(-0.5, len(rows) - 0.5)
+    ax2.set_title("SLO missed", fontsize=9, loc="left")
+    ax2.grid(alpha=0.3, axis="x")
+    fig.suptitle(f"{scenario}: policies overlaid")
+    fig.tight_layout()
+    out = Path(path)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
 
 
 SUMMARY_COLUMNS = ("scenario", "policy", "cost_replica_hours", "oracle_cost_ratio", "sla_violation_seconds",
@@ -110,6 +161,7 @@ def figure(table: pd.DataFrame, path: str | Path, *, title: str = "policies comp
             ax.scatter(row["sla_violation_seconds"] / 3600.0, row["oracle_cost_ratio"], s=70,
                        marker=markers[i % len(markers)], color=colors[i % len(colors)], label=pol)
         ax.set_title(scen, fontsize=10)
+        ax.set_xlim(left=0)
         ax.set_xlabel("SLO missed (hours)")
         ax.set_ylabel("cost ÷ oracle")
         ax.grid(alpha=0.3)
@@ -119,7 +171,9 @@ def figure(table: pd.DataFrame, path: str | Path, *, title: str = "policies comp
         ax2.bar(range(len(policies)), vals, color=[colors[i % len(colors)] for i in range(len(policies))])
         ax2.set_xticks(range(len(policies)), policies, rotation=30, ha="right", fontsize=8)
         ax2.set_ylabel("scale events")
-        ax2.set_yscale("log")
+        ax2.set_ylim(0, max(vals + [1.0]) * 1.15)
+        for x_, v in enumerate(vals):
+            ax2.text(x_, v, f"{v:,.0f}", ha="center", va="bottom", fontsize=8)
         ax2.grid(alpha=0.3, axis="y")
     axes[0][0].legend(fontsize=8, loc="best")
     fig.suptitle(title)

@@ -143,7 +143,8 @@ def _fraction(reader: schema.Reader, parent: dict, key: str, path: str, default:
         except ValueError:
             reader.error(sub, f"expected a number or a percentage like '70%', got {parent[key]!r}")
             return default
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and high < value <= 100 * high:
+    if isinstance(value, int) and not isinstance(value, bool) and value > high and value >= 10 \
+            and low < value / 100 <= high:  # a percent written as a plain number
         reader.error(sub, f"must be <= {high:g}, got {value:g} (a ratio: write {value / 100:g} or '{value:g}%')")
         return default
     before = len(reader.problems)

@@ -89,6 +89,7 @@ class PredictiveSpec:
     tolerance: float
     margin: float = 0.0
     use_max: bool = False
+    hysteresis: float = 0.0
     kind: str = KIND
 
     @property
@@ -113,7 +114,7 @@ class PredictiveSpec:
 _SPEC_KEYS = ("replicas", "limits", "forecast", "reactive")
 _LIMIT_KEYS = ("maxStepUp", "maxStepDown", "minSecondsBetweenChanges", "scaleDownStabilizationSeconds",
                "scaleDownDelayAfterScaleUpSeconds")
-_FORECAST_KEYS = ("targetPerReplica", "headroom", "errorMargin", "aggregate", "schedulingBufferSeconds", "bucket", "season", "weekly",
+_FORECAST_KEYS = ("targetPerReplica", "headroom", "errorMargin", "aggregate", "downHysteresis", "schedulingBufferSeconds", "bucket", "season", "weekly",
                   "seasonality", "minHistory", "sampleEvery", "alpha", "beta", "gamma", "gammaWeekly")
 _REACTIVE_KEYS = ("metric", "target", "tolerance")
 
@@ -127,6 +128,7 @@ def parse(reader: schema.Reader, spec: dict, path: str, name: str) -> Predictive
     target = reader.number(fc, "targetPerReplica", fp, 1.0, minimum=0, exclusive_minimum=True)
     headroom = reader.number(fc, "headroom", fp, 0.0, minimum=0)
     margin = reader.number(fc, "errorMargin", fp, 0.0, minimum=0)
+    hysteresis = reader.number(fc, "downHysteresis", fp, 0.0, minimum=0)
     aggregate = reader.string(fc, "aggregate", fp, "mean", choices=("mean", "max"))
     buffer = schema.duration(reader, fc, "schedulingBufferSeconds", fp, 0.0)
     bucket = _positive(schema.duration(reader, fc, "bucket", fp, 300.0, positive=True), 300.0)
@@ -172,7 +174,7 @@ def parse(reader: schema.Reader, spec: dict, path: str, name: str) -> Predictive
     return PredictiveSpec(name=name, limits=limits, target_per_replica=target, headroom=headroom, bucket=bucket,
                           season=season, min_history=min_history, buffer=buffer, sample_every=sample, model=params,
                           reactive_metric=metric or "cpu", reactive_target=rtarget, tolerance=tolerance,
-                          margin=margin, use_max=aggregate == "max")
+                          margin=margin, use_max=aggregate == "max", hysteresis=hysteresis)
 
 
 def _positive(value: float, placeholder: float) -> float:
@@ -224,6 +226,7 @@ class Forecast(NamedTuple):
     replicas: int | None
     history: float               # seconds of history (buckets with data x bucket)
     missing: float               # seconds of history still missing before forecasting starts
+    down: int | None = None      # the forecast term when it would lower the count (with hysteresis)
 
 
 class PredictiveState(NamedTuple):
@@ -249,8 +252,8 @@ def forecast_for(spec: PredictiveSpec, model: forecast.Model, b: int) -> Forecas
         return Forecast(b, None, None, history, max(spec.min_history - history, 0.0))
     peak = forecast.peak(spec.model, model, b, b + spec.horizon)
     peak *= 1.0 + spec.margin * model.error
-    replicas = math.ceil(peak * (1.0 + spec.headroom) / spec.target_per_replica - 1e-9)
-    return Forecast(b, peak, replicas, history, 0.0)
+    raw = peak * (1.0 + spec.headroom) / spec.target_per_replica
+    return Forecast(b, peak, math.ceil(raw - 1e-9), history, 0.0, math.ceil(raw * (1.0 + spec.hysteresis) - 1e-9))
 
 
 # ------------------------------------------------------------------------------------- decide
@@ -299,6 +302,8 @@ def decide(obs: observations.Observation, state: PredictiveState, spec: Predicti
     metric = spec.reactive_metric
     reactive = reactive_replicas(spec, q if metric == "qps" else m.get(metric), current, obs.ready_replicas)
     fr = fc.replicas
+    if fr is not None and fr < current:
+        fr = fc.down if fc.down < current else current
     if fr is None:
         target, stage, rule = (current, Reason.METRICS_MISSING, "") if reactive is None \
             else (reactive, Reason.WARMING_UP, "reactive")

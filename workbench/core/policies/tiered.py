@@ -122,7 +122,7 @@ _LIMIT_KEYS = ("maxStepUp", "maxStepDown", "minSecondsBetweenChanges", "scaleDow
 def parse(reader: schema.Reader, spec: dict, path: str, name: str) -> TieredSpec:
     spec = reader.mapping(spec, path, _SPEC_KEYS, required=("replicas", "rules"))
     rp = schema.join(path, "replicas")
-    reps = reader.mapping(spec.get("replicas", {}), rp, ("min", "max"), required=("min", "max"))
+    reps = reader.mapping(spec["replicas"], rp, ("min", "max"), required=("min", "max")) if "replicas" in spec else {}
     lo = reader.number(reps, "min", rp, 1, minimum=0, integer=True)
     hi = reader.number(reps, "max", rp, 1, minimum=1, integer=True)
     if reader.ok and lo > hi:
