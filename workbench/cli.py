@@ -184,6 +184,59 @@ def compare(policies: tuple[str, ...], scenarios: tuple[str, ...], out_dir: str,
     click.echo(f"wrote {out_dir}/results.csv, results.parquet, cost_vs_sla.png, timeline-*.png, records/")
 
 
+@main.command()
+@click.option("--results", required=True, type=click.Path(exists=False), help="results folder (compare/backtest --out) or file")
+@click.option("--baseline", type=click.Path(dir_okay=True), help="baseline results (folder, .parquet, .csv or scores.json)")
+@click.option("--thresholds", type=click.Path(dir_okay=False), help="regression thresholds YAML")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="report folder")
+def report(results: str, baseline: str | None, thresholds: str | None, out_dir: str) -> None:
+    """HTML + Markdown + JSON report; exit 1 when the candidate regresses against the baseline."""
+    from workbench.reports import report as rep
+
+    verdict = rep.build(results, out_dir, baseline=baseline, thresholds=thresholds)
+    click.echo(f"wrote {out_dir}/report.html, summary.md, report.json")
+    if verdict.unmatched:
+        click.echo(f"note: no baseline for scenario(s) {', '.join(verdict.unmatched)}", err=True)
+    if verdict.passed:
+        click.echo("gate: PASSED" + (" (no baseline given)" if baseline is None else ""))
+        return
+    for r in verdict.regressions:
+        click.echo(f"regression: {r}", err=True)
+    click.echo(f"gate: FAILED ({len(verdict.regressions)} regression{'s' if len(verdict.regressions) != 1 else ''})")
+    sys.exit(1)
+
+
+@main.command()
+@click.option("--policy", "policy_path", required=True, type=click.Path(dir_okay=False), help="the policy to promote")
+@click.option("--results", required=True, type=click.Path(file_okay=False), help="a report folder that gated it")
+@click.option("--to", "target", required=True, help="file:PATH or configmap:NAMESPACE/NAME")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="for configmap targets (default: in-cluster or ~/.kube/config)")
+def promote(policy_path: str, results: str, target: str, kubeconfig: str | None) -> None:
+    """Write a policy that passed the gate where the controller hot-reloads it, with an audit record."""
+    from workbench import promote as prom
+
+    api_client = None
+    if target.startswith("configmap:"):
+        api_client = _kube_client(kubeconfig)
+    record = prom.promote(policy_path, results, target, kube_client=api_client)
+    click.echo(f"promoted {record['policy']} (hash {record['policy_hash']}) to {target}")
+
+
+def _kube_client(kubeconfig: str | None) -> Any:
+    from kubernetes import client, config
+
+    try:
+        if kubeconfig:
+            return config.new_client_from_config(config_file=kubeconfig)
+        try:
+            config.load_incluster_config()
+            return client.ApiClient()
+        except config.ConfigException:
+            return config.new_client_from_config()
+    except Exception as exc:
+        raise errors.UserError(f"cannot load Kubernetes configuration: {str(exc).splitlines()[0]}") from None
+
+
 @main.group()
 def conformance() -> None:
     """Run upstream conformance vectors through the decision core."""

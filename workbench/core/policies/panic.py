@@ -15,8 +15,8 @@ YAML (``spec``; every key but ``replicas`` and ``target`` has the Knative defaul
 
 Semantics of one tick (``decide``):
 
-* The tick's value of the metric becomes a sample ``(now, value)``; a missing (None, NaN,
-  infinite or negative) value records nothing. The stable average is the mean of the samples in
+* The tick's value of the metric becomes a sample ``(now, value)`` (a tick repeated at the same
+  ``now`` replaces it); a missing (None, NaN, infinite or negative) value records nothing. The stable average is the mean of the samples in
   ``(now - stableWindow, now]``, the panic average the mean of those in ``(now - panicWindow, now]``
   (Knative: the mean of the per-scrape buckets that hold data). A panic window shorter than one
   control tick therefore means "the latest sample".
@@ -40,7 +40,8 @@ State is ``PanicState``: the samples of the stable window, the panic start and l
 and the guard state; ``decide`` returns the same object when nothing changed (e.g. a tick with a
 missing metric). ``Decision.rule`` is the mode (``stable`` or ``panic``); ``Decision.detail`` has
 ``stable_avg``, ``panic_avg``, ``desired_stable``, ``desired_panic`` (before the rate limits),
-``panicking`` and ``panic_since``.
+``panicking`` and ``panic_since``. Where this differs from Knative, and how the windows relate to
+the simulator's metric lag: ``docs/policies/panic-window.md``.
 """
 
 from __future__ import annotations
@@ -202,7 +203,9 @@ def decide(obs: observations.Observation, state: PanicState, spec: PanicSpec, no
         i, n = 0, len(samples)
         while i < n and samples[i][0] <= horizon:
             i += 1
-        samples = (samples[i:] if i else samples) + ((now, value),)
+        if i < n and samples[-1][0] >= now:  # a repeated tick (same now) replaces its sample
+            n -= 1
+        samples = samples[i:n] + ((now, value),)
 
     # window averages (the few samples of the stable window, newest first)
     p_horizon = now - spec.panic_window + _EPS

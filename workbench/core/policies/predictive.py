@@ -279,48 +279,61 @@ def reactive_replicas(spec: PredictiveSpec, value: float | None, current: int, r
     return wanted
 
 
+_WARMING, _FORECAST, _SCALED = Reason.WARMING_UP, Reason.FORECAST, Reason.SCALED
+_MISSING, _HOLD = Reason.METRICS_MISSING, Reason.NO_RULE_MATCHED
+
+
 def decide(obs: observations.Observation, state: PredictiveState, spec: PredictiveSpec,
            now: float) -> tuple[Decision, PredictiveState]:
     m = obs.metrics
     current = obs.replicas
-    acc, model, fc = state.acc, state.model, state.forecast
+    acc, fc = state.acc, state.forecast
 
+    # 1. history: close the open bucket when a tick falls into a later one; sample qps
     b = int(now // spec.bucket)
-    if b > acc.bucket:  # the open bucket closes (missing buckets in between stay missing)
+    if b > acc.bucket:  # missing buckets in between simply stay missing
+        model = state.model
         if acc.n:
             model = forecast.update(spec.model, model, acc.bucket, acc.total if spec.use_max else acc.total / acc.n)
         acc = Accumulator(b, 0.0, 0, acc.sample)
         fc = forecast_for(spec, model, b)
+    else:
+        model = state.model
     q = m.get("qps")
     qps_ok = q is not None and 0.0 <= q < _INF
     if qps_ok:
         s = int(now // spec.sample_every)
         if s != acc.sample:
-            acc = Accumulator(acc.bucket, (q if q > acc.total else acc.total) if spec.use_max else acc.total + q,
-                              acc.n + 1, s)
+            total = acc.total
+            acc = Accumulator(acc.bucket, (q if q > total else total) if spec.use_max else total + q, acc.n + 1, s)
 
-    metric = spec.reactive_metric
-    reactive = reactive_replicas(spec, q if metric == "qps" else m.get(metric), current, obs.ready_replicas)
+    # 2-4. the two terms and their combination
+    reactive = reactive_replicas(spec, q if spec.reactive_metric == "qps" else m.get(spec.reactive_metric),
+                                 current, obs.ready_replicas)
     fr = fc.replicas
-    if fr is not None and fr < current:
-        fr = fc.down if fc.down < current else current
     if fr is None:
-        target, stage, rule = (current, Reason.METRICS_MISSING, "") if reactive is None \
-            else (reactive, Reason.WARMING_UP, "reactive")
-    elif reactive is None or fr >= reactive:
-        target, stage, rule = fr, Reason.FORECAST, "forecast"
+        if reactive is None:
+            target, stage, rule = current, _MISSING, ""
+        else:
+            target, stage, rule = reactive, _WARMING, "reactive"
     else:
-        target, stage, rule = reactive, Reason.SCALED, "reactive"
+        term = fr if fr >= current else (fc.down if fc.down < current else current)
+        if reactive is None or term >= reactive:
+            target, stage, rule = term, _FORECAST, "forecast"
+        else:
+            target, stage, rule = reactive, _SCALED, "reactive"
+    # 5. fail-safe
     if target < current and (reactive is None or not qps_ok):
-        target, stage = current, Reason.METRICS_MISSING
+        target, stage = current, _MISSING
 
+    # 6. guards
     lim = spec.limits
     gs = state.guard
     if target == current and lim.min_replicas <= current <= lim.max_replicas:
         if lim.stabilization_down > 0 and (not gs.recs or gs.recs[-1][0] != current):
             gs = guards.record(lim, gs, current, now)
         allowed, rule = current, ""
-        reason = stage if stage is Reason.METRICS_MISSING or fr is None else Reason.NO_RULE_MATCHED
+        reason = stage if stage is _MISSING or fr is None else _HOLD
     else:
         gs = guards.record(lim, gs, guards.clamp(lim, target)[0], now)
         allowed, why, gs = guards.apply(lim, gs, current, target, now)
