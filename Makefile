@@ -4,7 +4,7 @@ VENV  := .venv
 BIN   := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench golden lint lock clean venv
+.PHONY: demo test bench golden lint lock clean venv regression regression-baseline
 
 $(STAMP): requirements.lock pyproject.toml scripts/bootstrap.sh
 	@scripts/bootstrap.sh
@@ -40,3 +40,16 @@ lock:
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .hypothesis
+
+## regression: gate a candidate policy against regression/baseline.csv (exit 1 on regression)
+POLICY ?= scenarios/policies/tiered.yaml
+REGRESSION_SCENARIOS := scenarios/synthetic-flash-crowd.yaml scenarios/azure-llm-conv.yaml scenarios/aws-elb-2014-04.yaml
+regression: $(STAMP)
+	$(BIN)/scalelab compare --policies $(POLICY) --scenarios $(REGRESSION_SCENARIOS) --out out/regression
+	$(BIN)/scalelab report --results out/regression --baseline regression/baseline.csv \
+	  --thresholds regression/thresholds.yaml --out out/regression
+
+## regression-baseline: record the production policy's results as the new baseline
+regression-baseline: $(STAMP)
+	$(BIN)/scalelab compare --policies scenarios/policies/tiered.yaml --scenarios $(REGRESSION_SCENARIOS) --out out/regression-baseline
+	cp out/regression-baseline/results.csv regression/baseline.csv
