@@ -10,7 +10,9 @@ import pytest
 
 from workbench.conformance import hpa as conf
 
-SHARED = "/work/shared/conformance/hpa"
+from pathlib import Path
+
+SHARED = str(Path(__file__).resolve().parents[2] / "data" / "conformance" / "hpa")
 FILES = [f"{SHARED}/replica.json", f"{SHARED}/behavior.json"]
 
 

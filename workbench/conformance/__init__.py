@@ -1,6 +1,6 @@
 """Conformance runners: replay transcribed upstream test vectors through the workbench's core.
 
 ``workbench.conformance.hpa`` runs the Kubernetes HPA vectors (``replica.json``/``behavior.json``
-format, see ``/work/shared/conformance/hpa/ALGORITHM.md``) through the same functions
+format, see ``data/conformance/hpa/ALGORITHM.md``) through the same functions
 ``HPAPolicy.decide`` uses and reports per-kind pass/fail/skip counts.
 """
