@@ -23,6 +23,8 @@ test: $(STAMP)
 ## bench: performance table (30-day trace at 15 s, tiered policy, full service model)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+	@echo
+	$(BIN)/python benchmarks/components.py
 
 ## golden: rewrite tests/golden/*.json after an intended change in numbers (review the diff!)
 golden: $(STAMP)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pandas as pd
@@ -222,21 +221,3 @@ def test_the_oracle_is_a_lower_bound_for_any_policy_without_sla_misses(run):
     assert result.oracle_cost_replica_hours <= result.cost_replica_hours * (1 + 1e-12) + 1e-12
     if result.oracle_cost_ratio is not None:
         assert result.oracle_cost_ratio >= 1 - 1e-12
-
-
-def test_scoring_two_days_of_seconds_is_fast():
-    rng = np.random.default_rng(11)
-    n = 172_800
-    d = np.clip(200 + 150 * np.sin(np.arange(n) / 3000) + rng.normal(0, 20, n), 0, None).astype(np.int64)
-    s = np.clip(d + rng.integers(-2, 5, n), 0, None)
-    records = make_records(demand_replicas=d, ready_replicas=s, billed_replicas=s + 0.5,
-                           over_slo_share=rng.random(n), dt=1.0)
-    params = scores.ScoreParams(dt=1.0, cost_per_replica_hour=0.04, startup_min_seconds=45.0, initial_replicas=3)
-    best = min(_timed(scores.compute_scores, records, params) for _ in range(3))
-    assert best < 0.2
-
-
-def _timed(function, *args) -> float:
-    began = time.perf_counter()
-    function(*args)
-    return time.perf_counter() - began

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import numpy as np
@@ -73,17 +72,15 @@ def test_elb_missing_samples_match_provenance():
         "longest gap of 5m from 2014-04-10T11:34:00Z to 2014-04-10T11:39:00Z (before line 140)",)
 
 
-def test_90_days_of_5min_load_and_resample_well_under_a_second(tmp_path):
+def test_90_days_of_5min_load_and_resample_exactly(tmp_path):
+    """(Its speed is measured by benchmarks/components.py, not asserted here.)"""
     n = 90 * 288
     rng = np.random.default_rng(0)
     stamps = np.datetime_as_string(np.datetime64("2024-01-01T00:00:00") + np.arange(n) * np.timedelta64(300, "s"))
     values = np.round(rng.uniform(0, 1000, n), 3)
     path = tmp_path / "big.csv"
     path.write_text("timestamp,requests_per_s\n" + "".join(f"{s}Z,{v!r}\n" for s, v in zip(stamps, values.tolist())))
-    began = time.perf_counter()
     trace = files.load_trace(path)
     start, ticks = grid_for(trace, 15.0)
     grid = resample(trace, "requests_per_s", start=start, interval=15.0, ticks=ticks)
-    elapsed = time.perf_counter() - began
     assert ticks == n * 20 and np.array_equal(grid, np.repeat(values, 20))
-    assert elapsed < 1.0, f"load + resample took {elapsed:.2f}s"
