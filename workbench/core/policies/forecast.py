@@ -3,7 +3,7 @@
 Demand is aggregated into buckets of ``B`` seconds; bucket ``j`` covers ``[j*B, (j+1)*B)`` of the
 caller's clock (epoch seconds, so with ``B`` dividing a day, slot ``j mod m`` is a time of day in
 UTC). The model is Holt-Winters with an additive trend and one seasonal profile of
-``m`` slots (``season / B``), multiplicative (default) or additive, plus an optional *weekly*
+``m`` slots (``season / B``), additive or multiplicative, plus an optional *weekly*
 correction profile of ``7m`` slots (Taylor's double-seasonal Holt-Winters, 2003)::
 
     multiplicative:  y^(j) = (L + h*T) * S[j mod m] * W[j mod 7m]
@@ -39,14 +39,14 @@ _MIN_FACTOR = 0.05   # multiplicative: a slot below 5% of the level carries no i
 @dataclass(frozen=True)
 class Params:
     m: int                       # buckets per season
-    multiplicative: bool = True
+    multiplicative: bool = False
     weekly: bool = False         # add a 7-season correction profile
     alpha: float = 0.3           # level
     beta: float = 0.01           # trend
     gamma: float = 0.3           # seasonal profile
     gamma_weekly: float = 0.2    # weekly correction profile
     trend_cap: int = 1           # the trend is extrapolated at most this many buckets past the last data
-    error_weight: float = 1 / 12  # EWMA weight of the one-step relative error (1 h at 5-minute buckets)
+    error_weight: float = 1 / 12  # EWMA weight of the one-step relative error (12 buckets ~ 1 h at 5 min)
 
     @property
     def neutral(self) -> float:

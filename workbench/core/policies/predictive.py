@@ -5,17 +5,20 @@
     spec:
       replicas: {min: 2, max: 50}
       limits: {maxStepUp: 10, maxStepDown: 2, minSecondsBetweenChanges: 60,
-               scaleDownStabilizationSeconds: 600}
+               scaleDownStabilizationSeconds: 1800}
       forecast:
         targetPerReplica: 85          # req/s one replica should carry (required)
-        headroom: 0.1                 # extra capacity on top of the forecast
-        schedulingBufferSeconds: 180  # scale this far ahead (start-up delay + metric lag)
+        headroom: 0.05                # extra capacity on top of the forecast        (default 0)
+        errorMargin: 1                # + this many times the recent forecast error  (default 1)
+        downHysteresis: 0.1           # the forecast lowers the count only when it needs 10% less
+        schedulingBufferSeconds: 180  # scale this far ahead (start-up delay + metric lag; default 0)
         bucket: 5m                    # history is aggregated into buckets of this length
-        season: 1d                    # the seasonal period (a whole number of buckets)
-        weekly: false                 # add a weekly correction profile (needs season: 1d)
-        seasonality: multiplicative   # or additive
-        minHistory: 1d                # forecast only after this much history (>= season)
+        aggregate: max                # bucket value: max (default) or mean of its samples
         sampleEvery: 1m               # qps is sampled once per this interval into the bucket
+        season: 1d                    # the seasonal period (a whole number of buckets)
+        seasonality: additive         # or multiplicative
+        weekly: false                 # add a weekly correction profile (needs season: 1d)
+        minHistory: 1d                # forecast only after this much history (>= season)
         alpha: 0.3                    # Holt-Winters smoothing: level, trend, daily, weekly
         beta: 0.01
         gamma: 0.3
@@ -26,13 +29,16 @@ One tick (``decide``):
 
 1. *History.* The observed ``qps`` is sampled once per ``sampleEvery`` (the first tick in each
    interval with a valid value) into the open bucket. When a tick falls into a later bucket, the
-   open bucket closes: its mean is folded into the Holt-Winters model (``forecast``), and the
-   forecast for the new bucket is computed once and cached. Buckets without samples (gaps,
-   missing metrics) are missing: they neither count as history nor move the model.
-2. *Forecast term* (cached per bucket): the highest forecast bucket mean over the buckets a pod
-   requested during the current bucket could be serving in — the current bucket ``k`` up to
+   open bucket closes: its value (max or mean of its samples) is folded into the Holt-Winters model
+   (``forecast``), and the forecast term for the new bucket is computed once and cached. Buckets
+   without samples (gaps, missing metrics) are missing: no history, no model update.
+2. *Forecast term* (cached per bucket): the highest forecast over the buckets a pod requested
+   during the current bucket could be serving in — the current bucket ``k`` up to
    ``k + ceil(schedulingBufferSeconds / bucket)`` — so capacity is requested one scheduling buffer
-   ahead; ``forecast_replicas = ceil(peak * (1 + headroom) / targetPerReplica)``.
+   ahead; ``peak = max forecast * (1 + errorMargin * recent relative one-step error)`` and
+   ``forecast_replicas = ceil(peak * (1 + headroom) / targetPerReplica)``. Below the current count
+   the term is ``ceil(peak * (1 + headroom) * (1 + downHysteresis) / targetPerReplica)`` (capped at
+   the current count), so +-1 replica of forecast noise does not flap.
 3. *Reactive floor* (every tick), HPA style: for ``cpu``/``memory`` (utilisation averaged over ready
    pods) ``ratio = value / target`` and ``ceil(ready * ratio)``; for ``qps`` ``ceil(qps / target)``
    with ``ratio = qps / (current * target)``. Within ``tolerance`` of 1 the floor is the current
@@ -46,7 +52,7 @@ One tick (``decide``):
 6. The shared guards (``workbench.core.guards``): bounds, step limits, scale-down protection,
    stabilization, one change per interval.
 
-``Decision.rule`` names the binding term (``forecast`` or ``reactive``); ``Decision.detail`` carries
+``Decision.rule`` names the binding term (``forecast`` or ``reactive``; "" on holds); ``Decision.detail`` carries
 ``forecast_qps``, ``forecast_replicas``, ``reactive_replicas``, ``history_seconds`` (and
 ``history_missing_seconds`` while warming up).
 
@@ -67,7 +73,6 @@ from workbench.core.policies import base, forecast
 
 KIND = "PredictivePolicy"
 REACTIVE_METRICS = ("cpu", "memory", "qps")
-_UTILISATION = ("cpu", "memory")
 _INF = math.inf
 _MAX_SLOTS = 100_000
 
@@ -87,9 +92,9 @@ class PredictiveSpec:
     reactive_metric: str
     reactive_target: float
     tolerance: float
-    margin: float = 0.0
-    use_max: bool = False
-    hysteresis: float = 0.0
+    margin: float = 1.0
+    use_max: bool = True
+    hysteresis: float = 0.1
     kind: str = KIND
 
     @property
@@ -114,8 +119,9 @@ class PredictiveSpec:
 _SPEC_KEYS = ("replicas", "limits", "forecast", "reactive")
 _LIMIT_KEYS = ("maxStepUp", "maxStepDown", "minSecondsBetweenChanges", "scaleDownStabilizationSeconds",
                "scaleDownDelayAfterScaleUpSeconds")
-_FORECAST_KEYS = ("targetPerReplica", "headroom", "errorMargin", "aggregate", "downHysteresis", "schedulingBufferSeconds", "bucket", "season", "weekly",
-                  "seasonality", "minHistory", "sampleEvery", "alpha", "beta", "gamma", "gammaWeekly")
+_FORECAST_KEYS = ("targetPerReplica", "headroom", "errorMargin", "downHysteresis", "schedulingBufferSeconds",
+                  "bucket", "aggregate", "sampleEvery", "season", "seasonality", "weekly", "minHistory",
+                  "alpha", "beta", "gamma", "gammaWeekly")
 _REACTIVE_KEYS = ("metric", "target", "tolerance")
 
 
@@ -124,17 +130,19 @@ def parse(reader: schema.Reader, spec: dict, path: str, name: str) -> Predictive
     limits = _parse_limits(reader, spec, path)
 
     fp = schema.join(path, "forecast")
-    fc = reader.mapping(spec.get("forecast", {}), fp, _FORECAST_KEYS, required=("targetPerReplica",))
+    fc = {}
+    if "forecast" in spec:  # (its absence is reported once, above)
+        fc = reader.mapping(spec["forecast"], fp, _FORECAST_KEYS, required=("targetPerReplica",))
     target = reader.number(fc, "targetPerReplica", fp, 1.0, minimum=0, exclusive_minimum=True)
     headroom = reader.number(fc, "headroom", fp, 0.0, minimum=0)
-    margin = reader.number(fc, "errorMargin", fp, 0.0, minimum=0)
-    hysteresis = reader.number(fc, "downHysteresis", fp, 0.0, minimum=0)
-    aggregate = reader.string(fc, "aggregate", fp, "mean", choices=("mean", "max"))
+    margin = reader.number(fc, "errorMargin", fp, 1.0, minimum=0)
+    hysteresis = reader.number(fc, "downHysteresis", fp, 0.1, minimum=0)
+    aggregate = reader.string(fc, "aggregate", fp, "max", choices=("max", "mean"))
     buffer = schema.duration(reader, fc, "schedulingBufferSeconds", fp, 0.0)
     bucket = _positive(schema.duration(reader, fc, "bucket", fp, 300.0, positive=True), 300.0)
     season = _positive(schema.duration(reader, fc, "season", fp, 86400.0, positive=True), 86400.0)
     weekly = reader.boolean(fc, "weekly", fp, False)
-    seasonality = reader.string(fc, "seasonality", fp, "multiplicative", choices=("multiplicative", "additive"))
+    seasonality = reader.string(fc, "seasonality", fp, "additive", choices=("additive", "multiplicative"))
     sample = _positive(schema.duration(reader, fc, "sampleEvery", fp, 60.0, positive=True), 60.0)
     smoothing = {key: reader.number(fc, key, fp, default, minimum=0, maximum=1)
                  for key, default in (("alpha", 0.3), ("beta", 0.01), ("gamma", 0.3), ("gammaWeekly", 0.2))}
@@ -143,9 +151,8 @@ def parse(reader: schema.Reader, spec: dict, path: str, name: str) -> Predictive
 
     m = season / bucket
     whole = abs(m - round(m)) < 1e-9
-    if "bucket" in fc and not _multiple(bucket, sample):
-        reader.error(schema.join(fp, "bucket"),
-                     f"must be a whole multiple of sampleEvery ({sample:g}s), got {bucket:g}s")
+    if not _multiple(bucket, sample):
+        reader.error(schema.join(fp, "sampleEvery"), f"must divide bucket ({bucket:g}s) evenly, got {sample:g}s")
     if not whole or round(m) < 2:
         reader.error(schema.join(fp, "season"),
                      f"must be a whole number (>= 2) of buckets ({bucket:g}s), got {season:g}s")
@@ -153,7 +160,8 @@ def parse(reader: schema.Reader, spec: dict, path: str, name: str) -> Predictive
         reader.error(schema.join(fp, "bucket"), f"season / bucket gives {round(m) * (7 if weekly else 1)} slots "
                      f"(max {_MAX_SLOTS}); use a longer bucket")
     if weekly and season != 86400.0:
-        reader.error(schema.join(fp, "weekly"), f"needs season: 1d (the weekly profile is 7 days), got season {season:g}s")
+        reader.error(schema.join(fp, "weekly"),
+                     f"needs season: 1d (the weekly profile is 7 days), got season {season:g}s")
     min_history = schema.duration(reader, fc, "minHistory", fp, season)
     if min_history < season:
         reader.error(schema.join(fp, "minHistory"),
@@ -162,15 +170,18 @@ def parse(reader: schema.Reader, spec: dict, path: str, name: str) -> Predictive
         m = 2  # placeholder: the document is rejected anyway
 
     rp = schema.join(path, "reactive")
-    re_ = reader.mapping(spec.get("reactive", {}), rp, _REACTIVE_KEYS, required=("metric", "target"))
+    re_ = {}
+    if "reactive" in spec:
+        re_ = reader.mapping(spec["reactive"], rp, _REACTIVE_KEYS, required=("metric", "target"))
     metric = reader.string(re_, "metric", rp, "cpu", choices=REACTIVE_METRICS)
     rtarget = reader.number(re_, "target", rp, 1.0, minimum=0, exclusive_minimum=True)
     tolerance = reader.number(re_, "tolerance", rp, 0.1, minimum=0, maximum=0.99)
 
     horizon = math.ceil(buffer / bucket - 1e-9)
-    params = forecast.Params(m=max(2, round(m)), multiplicative=seasonality != "additive", weekly=weekly,
+    params = forecast.Params(m=max(2, round(m)), multiplicative=seasonality == "multiplicative", weekly=weekly,
                              alpha=smoothing["alpha"], beta=smoothing["beta"], gamma=smoothing["gamma"],
-                             gamma_weekly=smoothing["gammaWeekly"], trend_cap=horizon + 1)
+                             gamma_weekly=smoothing["gammaWeekly"], trend_cap=horizon + 1,
+                             error_weight=min(1.0, bucket / 3600.0))  # the error is an EWMA over ~1 hour
     return PredictiveSpec(name=name, limits=limits, target_per_replica=target, headroom=headroom, bucket=bucket,
                           season=season, min_history=min_history, buffer=buffer, sample_every=sample, model=params,
                           reactive_metric=metric or "cpu", reactive_target=rtarget, tolerance=tolerance,
@@ -209,29 +220,26 @@ def _parse_limits(reader: schema.Reader, spec: dict, path: str) -> guards.Limits
 # -------------------------------------------------------------------------------------- state
 
 
-class Accumulator(NamedTuple):
-    """The open bucket: its index, the sum and count of its qps samples, the last sample slot."""
-
-    bucket: int
-    total: float = 0.0
-    n: int = 0
-    sample: int | None = None
-
-
 class Forecast(NamedTuple):
-    """The forecast term for one bucket (computed when the bucket opens)."""
+    """The forecast term while one bucket is open (computed once, when the bucket opens)."""
 
-    bucket: int
-    qps: float | None            # None while warming up
-    replicas: int | None
+    qps: float | None            # peak forecast over the look-ahead (None while warming up)
+    replicas: int | None         # replicas that peak needs
+    down: int | None             # the term when it would lower the count (with downHysteresis)
     history: float               # seconds of history (buckets with data x bucket)
     missing: float               # seconds of history still missing before forecasting starts
-    down: int | None = None      # the forecast term when it would lower the count (with hysteresis)
 
 
 class PredictiveState(NamedTuple):
+    """Immutable. ``bucket``/``total``/``n`` are the open bucket (index, sum or max of its samples,
+    sample count); ``bucket_end`` and ``next_sample`` are times, so a tick compares instead of dividing."""
+
     guard: guards.GuardState
-    acc: Accumulator
+    bucket: int
+    bucket_end: float
+    total: float
+    n: int
+    next_sample: float
     model: forecast.Model
     forecast: Forecast
 
@@ -242,74 +250,69 @@ def initial_state(spec: PredictiveSpec, replicas: int, now: float) -> Predictive
         gs = gs._replace(recs=((replicas, None),))
     model = forecast.empty(spec.model)
     b = int(now // spec.bucket)
-    return PredictiveState(gs, Accumulator(b), model, forecast_for(spec, model, b))
+    return PredictiveState(gs, b, (b + 1) * spec.bucket, 0.0, 0, now, model, forecast_for(spec, model, b))
 
 
 def forecast_for(spec: PredictiveSpec, model: forecast.Model, b: int) -> Forecast:
     """The forecast term while bucket ``b`` is open."""
     history = model.buckets * spec.bucket
     if not model.ready or history < spec.min_history - 1e-6:
-        return Forecast(b, None, None, history, max(spec.min_history - history, 0.0))
-    peak = forecast.peak(spec.model, model, b, b + spec.horizon)
-    peak *= 1.0 + spec.margin * model.error
+        return Forecast(None, None, None, history, max(spec.min_history - history, 0.0))
+    peak = forecast.peak(spec.model, model, b, b + spec.horizon) * (1.0 + spec.margin * model.error)
     raw = peak * (1.0 + spec.headroom) / spec.target_per_replica
-    return Forecast(b, peak, math.ceil(raw - 1e-9), history, 0.0, math.ceil(raw * (1.0 + spec.hysteresis) - 1e-9))
-
-
-# ------------------------------------------------------------------------------------- decide
-
-
-def reactive_replicas(spec: PredictiveSpec, value: float | None, current: int, ready: int) -> int | None:
-    """The HPA-style reactive floor, or None when it cannot be computed (missing metric)."""
-    if value is None or not 0.0 <= value < _INF:
-        return None
-    if spec.reactive_metric == "qps":
-        raw = value / spec.reactive_target
-        if current > 0 and abs(raw / current - 1.0) <= spec.tolerance:
-            return current
-        return math.ceil(raw - 1e-9)
-    if ready <= 0:
-        return None
-    ratio = value / spec.reactive_target
-    if abs(ratio - 1.0) <= spec.tolerance:
-        return current
-    wanted = math.ceil(ratio * ready - 1e-9)
-    if wanted < current and ready < current:
-        return current  # pods still starting: their load is not in the average yet
-    return wanted
+    return Forecast(peak, math.ceil(raw - 1e-9), math.ceil(raw * (1.0 + spec.hysteresis) - 1e-9), history, 0.0)
 
 
 _WARMING, _FORECAST, _SCALED = Reason.WARMING_UP, Reason.FORECAST, Reason.SCALED
 _MISSING, _HOLD = Reason.METRICS_MISSING, Reason.NO_RULE_MATCHED
+_ceil = math.ceil
 
 
 def decide(obs: observations.Observation, state: PredictiveState, spec: PredictiveSpec,
            now: float) -> tuple[Decision, PredictiveState]:
     m = obs.metrics
     current = obs.replicas
-    acc, fc = state.acc, state.forecast
+    new = state
 
-    # 1. history: close the open bucket when a tick falls into a later one; sample qps
-    b = int(now // spec.bucket)
-    if b > acc.bucket:  # missing buckets in between simply stay missing
+    # 1. history: a tick in a later bucket closes the open one (missing buckets stay missing)
+    if now >= state.bucket_end:
+        b = int(now // spec.bucket)
         model = state.model
-        if acc.n:
-            model = forecast.update(spec.model, model, acc.bucket, acc.total if spec.use_max else acc.total / acc.n)
-        acc = Accumulator(b, 0.0, 0, acc.sample)
-        fc = forecast_for(spec, model, b)
-    else:
-        model = state.model
+        if state.n and b > state.bucket:
+            y = state.total if spec.use_max else state.total / state.n
+            model = forecast.update(spec.model, model, state.bucket, y)
+        if b > state.bucket:
+            new = PredictiveState(state.guard, b, (b + 1) * spec.bucket, 0.0, 0, state.next_sample, model,
+                                  forecast_for(spec, model, b))
     q = m.get("qps")
     qps_ok = q is not None and 0.0 <= q < _INF
-    if qps_ok:
-        s = int(now // spec.sample_every)
-        if s != acc.sample:
-            total = acc.total
-            acc = Accumulator(acc.bucket, (q if q > total else total) if spec.use_max else total + q, acc.n + 1, s)
+    if qps_ok and now >= new.next_sample:
+        total = new.total
+        total = (q if q > total else total) if spec.use_max else total + q
+        new = PredictiveState(new.guard, new.bucket, new.bucket_end, total, new.n + 1,
+                              (now // spec.sample_every + 1.0) * spec.sample_every, new.model, new.forecast)
+    fc = new.forecast
 
-    # 2-4. the two terms and their combination
-    reactive = reactive_replicas(spec, q if spec.reactive_metric == "qps" else m.get(spec.reactive_metric),
-                                 current, obs.ready_replicas)
+    # 3. reactive floor, HPA style
+    metric = spec.reactive_metric
+    v = q if metric == "qps" else m.get(metric)
+    reactive = None
+    if v is not None and 0.0 <= v < _INF:
+        if metric == "qps":
+            raw = v / spec.reactive_target
+            reactive = current if current > 0 and abs(raw / current - 1.0) <= spec.tolerance else _ceil(raw - 1e-9)
+        else:
+            ready = obs.ready_replicas
+            if ready > 0:
+                ratio = v / spec.reactive_target
+                if abs(ratio - 1.0) <= spec.tolerance:
+                    reactive = current
+                else:
+                    reactive = _ceil(ratio * ready - 1e-9)
+                    if reactive < current and ready < current:
+                        reactive = current  # pods still starting: their load is not in the average yet
+
+    # 2 + 4. the forecast term and the combination
     fr = fc.replicas
     if fr is None:
         if reactive is None:
@@ -322,7 +325,7 @@ def decide(obs: observations.Observation, state: PredictiveState, spec: Predicti
             target, stage, rule = term, _FORECAST, "forecast"
         else:
             target, stage, rule = reactive, _SCALED, "reactive"
-    # 5. fail-safe
+    # 5. fail-safe: never down on missing metrics
     if target < current and (reactive is None or not qps_ok):
         target, stage = current, _MISSING
 
@@ -347,10 +350,9 @@ def decide(obs: observations.Observation, state: PredictiveState, spec: Predicti
     else:
         detail = {"forecast_qps": fc.qps, "forecast_replicas": fr, "reactive_replicas": reactive,
                   "history_seconds": fc.history}
-    decision = Decision(allowed, allowed - current, reason, rule, m, detail)
-    if gs is state.guard and acc is state.acc:
-        return decision, state
-    return decision, PredictiveState(gs, acc, model, fc)
+    if gs is not state.guard:
+        new = PredictiveState(gs, *new[1:])
+    return Decision(allowed, allowed - current, reason, rule, m, detail), new
 
 
 FAMILY = base.Family(kind=KIND, parse=parse, initial_state=initial_state, decide=decide,
