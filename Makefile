@@ -4,7 +4,7 @@ VENV  := .venv
 BIN   := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench golden lint lock clean venv regression regression-baseline
+.PHONY: demo test bench golden lint lock clean venv regression regression-baseline baselines
 
 $(STAMP): requirements.lock pyproject.toml scripts/bootstrap.sh
 	@scripts/bootstrap.sh
@@ -55,3 +55,7 @@ regression: $(STAMP)
 regression-baseline: $(STAMP)
 	$(BIN)/scalelab compare --policies scenarios/policies/tiered.yaml --scenarios $(REGRESSION_SCENARIOS) --out out/regression-baseline
 	cp out/regression-baseline/results.csv regression/baseline.csv
+
+## baselines: regenerate docs/baselines.md's table and figure (tiered vs HPA vs predictive vs KPA)
+baselines: $(STAMP)
+	$(BIN)/python scripts/compare_baselines.py
