@@ -19,10 +19,52 @@ from workbench import __version__
 from workbench.core import errors
 
 
+PLUGIN_GROUP = "scalelab.commands"
+"""Commands that live with their subsystem register as entry points in this group (pyproject.toml)
+and are imported only when used: ``fetch``, ``calibrate``, and ``controller`` (the live controller
+is a separate layer the workbench never imports)."""
+
+
+PLUGIN_HELP = {
+    "fetch": "Fetch the bound PromQL queries over a time range into a cached Parquet history.",
+    "calibrate": "Fit the service model (CPU, memory, latency, capacity) from a metrics history.",
+    "controller": "Run policies live against Kubernetes with every safety guard.",
+}
+
+
 class _Group(click.Group):
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List plugin commands from their entry points without importing them (fast --help)."""
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in self.commands:
+                rows.append((name, self.commands[name].get_short_help_str(limit=formatter.width)))
+            else:
+                rows.append((name, PLUGIN_HELP.get(name, "")))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    def _plugins(self) -> dict[str, Any]:
+        from importlib.metadata import entry_points
+
+        return {ep.name: ep for ep in entry_points(group=PLUGIN_GROUP)}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self._plugins()))
+
+    def get_command(self, ctx: click.Context, name: str) -> Any:
+        command = super().get_command(ctx, name)
+        if command is None and name in (plugins := self._plugins()):
+            command = plugins[name].load()
+        return command
+
     def main(self, *args: Any, **kwargs: Any) -> Any:  # one place that maps errors to exit codes
         try:
-            return super().main(*args, standalone_mode=False, **kwargs)
+            rv = super().main(*args, standalone_mode=False, **kwargs)
+            if isinstance(rv, int) and rv:  # a ctx.exit(code) under standalone_mode=False comes back here
+                sys.exit(rv)
+            return rv
         except click.exceptions.Abort:
             click.echo("aborted", err=True)
             sys.exit(130)
