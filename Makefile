@@ -16,8 +16,11 @@ demo: $(STAMP)
 	$(BIN)/scalelab backtest --policy scenarios/policies/tiered.yaml \
 	  --scenario scenarios/nasa-1995-07.yaml --out out/nasa-1995-07
 
-## test: the whole suite (unit, golden scores, CLI, property tests, import contracts)
+## test: the whole suite (unit, golden scores, CLI, property tests, import contracts, real
+## Prometheus / Redis / Kubernetes-emulator integration); installs prometheus and redis-server
+## from Debian when missing
 test: $(STAMP)
+	@scripts/ensure-services.sh
 	$(BIN)/python -m pytest -n 2 -q
 
 ## bench: performance table (30-day trace at 15 s, tiered policy, full service model)

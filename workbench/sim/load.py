@@ -1,6 +1,7 @@
 """Turn a scenario's trace spec into the per-tick load the simulator replays.
 
-Steps: load (CSV/Parquet through ``workbench.traces`` with its validation and gap policy, or
+Steps: load (CSV/Parquet through ``workbench.traces`` with its validation and gap policy; a
+Prometheus range fetched once into a cached Parquet file by ``workbench.sources.fetch``; or
 generate a synthetic shape from the scenario's seed) → choose the control grid inside the trace
 and the optional [start, end) window → resample to the control interval (time-weighted mean, so
 request volume is preserved) → rescale (``scale``, ``peak_rps`` or ``mean_rps``, applied to the
@@ -10,7 +11,7 @@ windowed series so another trace given with ``--trace`` lands on the same load l
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Mapping
 
 import numpy as np
@@ -46,14 +47,21 @@ def build_load(scenario: Scenario) -> Load:
         rng = np.random.default_rng(scenario.seed)
         trace = synthetic.generate(spec.synthetic, start=start, duration=duration, step=dt, rng=rng)
     else:
-        if not spec.path:
+        if not spec.path and spec.kind != "prometheus":
             raise errors.UserError(f"{scenario.source}: trace: no file given")
-        columns = [spec.column, *spec.metrics.values()]
+        columns = list(dict.fromkeys([spec.column, *spec.metrics.values()]))
         window_end = spec.end
         if spec.duration is not None:
             window_end = spec.start + spec.duration if spec.start is not None else None
-        trace = load_trace(spec.path, list(dict.fromkeys(columns)), gaps=spec.gaps, max_gap_seconds=spec.max_gap_seconds,
-                           window=(spec.start, window_end))
+        options = dict(gaps=spec.gaps, max_gap_seconds=spec.max_gap_seconds, window=(spec.start, window_end))
+        if spec.kind == "prometheus":
+            from workbench.sources import fetch  # HTTP clients only when a scenario needs them
+
+            with fetch.cached_fetch(spec.prometheus, columns, source=scenario.source) as (path, notes):
+                trace = load_trace(path, columns, **options)
+            trace = replace(trace, warnings=(*notes, *trace.warnings))
+        else:
+            trace = load_trace(spec.path, columns, **options)
     end = spec.end
     if spec.duration is not None and spec.kind != "synthetic":
         end = (spec.start if spec.start is not None else trace.start) + spec.duration

@@ -6,7 +6,7 @@ sketch (every key but ``trace`` and ``service`` has a default)::
     name: nasa-1995-07
     description: NASA KSC web server, July 1995 (launch-day flash crowd on the 13th)
     trace:
-      csv: ../data/traces/nasa_http_1995_1min.csv    # or parquet: FILE, or synthetic: {...}
+      csv: ../data/traces/nasa_http_1995_1min.csv    # or parquet: FILE, synthetic: {...}, prometheus: {...}
       column: requests_per_s
       start: 1995-07-01T04:00:00Z                    # optional window (ISO-8601)
       duration: 30d                                  # or end: ...
@@ -28,6 +28,9 @@ sketch (every key but ``trace`` and ``service`` has a default)::
     initial_replicas: auto             # or a number; auto = replicas needed at the first tick
     seed: 7
 
+``trace: {prometheus: {url, bindings, start, end, step, column, cache, ...}}`` replays a range of a
+real Prometheus (see ``workbench.sources.request``); it is fetched once and cached as Parquet.
+
 Relative paths are resolved against the scenario file's folder. Pure: ``parse_scenario`` takes
 text; ``load_scenario`` reads the file.
 """
@@ -43,12 +46,13 @@ from typing import Any, Mapping
 from workbench.core import errors, schema
 from workbench.sim import pods
 from workbench.sim.service import ServiceModel
+from workbench.sources import request
 from workbench.traces import synthetic
 
 
 @dataclass(frozen=True)
 class TraceSpec:
-    kind: str                              # csv | parquet | synthetic
+    kind: str                              # csv | parquet | synthetic | prometheus
     path: str | None = None
     column: str = "requests_per_s"
     start: float | None = None             # epoch seconds
@@ -60,6 +64,7 @@ class TraceSpec:
     gaps: str = "interpolate"
     max_gap_seconds: float | None = None
     synthetic: Any = None                  # synthetic.SyntheticSpec
+    prometheus: Any = None                 # request.FetchRequest
     metrics: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -86,7 +91,7 @@ class Scenario:
         referred to the original trace's dates are dropped; the rescaling rule is kept."""
         kind = "parquet" if path.lower().endswith((".parquet", ".pq")) else "csv"
         t = replace(self.trace, kind=kind, path=path, column=column, start=None, end=None,
-                    synthetic=None, metrics={})
+                    synthetic=None, prometheus=None, metrics={})
         return replace(self, trace=t)
 
 
@@ -139,22 +144,26 @@ def parse_scenario(text: str, source: str = "<scenario>", base_dir: Path | None 
 
 def _parse_trace(r: schema.Reader, value: Any, path: str, base_dir: Path | None) -> TraceSpec:
     t = r.mapping(value, path, _TRACE)
-    if "prometheus" in t:
-        r.error(schema.join(path, "prometheus"), "prometheus traces are not supported yet (use scalelab fetch, then csv/parquet)")
-    sources = [k for k in ("csv", "parquet", "synthetic") if k in t]
-    if len(sources) != 1 and "prometheus" not in t:
-        r.error(path, f"needs exactly one of csv, parquet, synthetic (found {', '.join(sources) or 'none'})")
+    sources = [k for k in ("csv", "parquet", "synthetic", "prometheus") if k in t]
+    if len(sources) != 1:
+        r.error(path, f"needs exactly one of csv, parquet, synthetic, prometheus (found {', '.join(sources) or 'none'})")
         return TraceSpec(kind="csv")
-    kind = sources[0] if sources else "csv"
+    kind = sources[0]
     file = None
     syn = None
+    prom = None
     if kind in ("csv", "parquet"):
         file = r.string(t, kind, path, "")
         if file and base_dir is not None and not Path(file).is_absolute():
             file = str(base_dir / file)
+    elif kind == "prometheus":
+        prom = request.parse(r, t["prometheus"], schema.join(path, "prometheus"), base_dir)
+        if prom.column is not None and "column" in t:
+            r.error(schema.join(path, "column"), "give the column once: here or in prometheus.column")
     else:
         syn = synthetic.parse(r, t["synthetic"], schema.join(path, "synthetic"))
-    column = r.string(t, "column", path, getattr(syn, "column", "requests_per_s"))
+    column = r.string(t, "column", path, getattr(syn, "column", None) or getattr(prom, "column", None)
+                      or ("qps" if prom is not None else "requests_per_s"))
     start = _timestamp(r, t, "start", path)
     end = _timestamp(r, t, "end", path)
     if start is not None and end is not None and end <= start:
@@ -178,7 +187,7 @@ def _parse_trace(r: schema.Reader, value: Any, path: str, base_dir: Path | None)
                 metrics[str(k)] = v
     return TraceSpec(kind=kind, path=file, column=column, start=start, end=end, duration=duration,
                      scale=numbers["scale"], peak_rps=numbers["peak_rps"], mean_rps=numbers["mean_rps"],
-                     gaps=gaps, max_gap_seconds=max_gap, synthetic=syn, metrics=metrics)
+                     gaps=gaps, max_gap_seconds=max_gap, synthetic=syn, prometheus=prom, metrics=metrics)
 
 
 def _timestamp(r: schema.Reader, t: dict, key: str, path: str) -> float | None:
