@@ -29,6 +29,7 @@ PLUGIN_HELP = {
     "fetch": "Fetch the bound PromQL queries over a time range into a cached Parquet history.",
     "calibrate": "Fit the service model (CPU, memory, latency, capacity) from a metrics history.",
     "controller": "Run policies live against Kubernetes with every safety guard.",
+    "sweep": "Grid or random search over a policy's parameters: Pareto front and best.yaml.",
 }
 
 
