@@ -23,11 +23,14 @@ test: $(STAMP)
 	@scripts/ensure-services.sh
 	$(BIN)/python -m pytest -n 2 -q
 
-## bench: performance table (30-day trace at 15 s, tiered policy, full service model)
+## bench: performance tables (backtest month vs bare loop, components, sweep + Dask speed-up, controller)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 	@echo
 	$(BIN)/python benchmarks/components.py
+	@echo
+	$(BIN)/python benchmarks/sweep_bench.py
+	@if [ -f benchmarks/controller_bench.py ]; then echo; $(BIN)/python benchmarks/controller_bench.py; fi
 
 ## golden: rewrite tests/golden/*.json after an intended change in numbers (review the diff!)
 golden: $(STAMP)
