@@ -38,10 +38,9 @@ def test_role_is_least_privilege():
     rules = {(tuple(r["apiGroups"]), tuple(r["resources"]), tuple(r["verbs"]), tuple(r.get("resourceNames", ())))
              for r in role["rules"]}
     assert rules == {
-        (("apps",), ("deployments/scale", "statefulsets/scale"), ("get", "patch", "update"), ()),
+        (("apps",), ("deployments/scale", "statefulsets/scale"), ("get", "patch"), ()),
         (("coordination.k8s.io",), ("leases",), ("get", "create", "update"), ()),
         (("",), ("events",), ("create",), ()),
-        (("events.k8s.io",), ("events",), ("create",), ()),
         (("",), ("configmaps",), ("get",), ("scalelab-policy",)),
     }
     assert role["kind"] == "Role"  # namespaced, never a ClusterRole
@@ -76,3 +75,18 @@ def test_dockerfile_copies_what_exists():
     for src in re.findall(r"^COPY (?!--from)(.+?) \S+$", text, flags=re.M):
         for item in src.split():
             assert (DEPLOY.parent / item).exists(), item
+
+
+def test_deployment_args_are_valid_controller_flags():
+    from controller.cli import controller_group
+    dep = yaml.safe_load((DEPLOY / "kubernetes" / "deployment.yaml").read_text())
+    args = dep["spec"]["template"]["spec"]["containers"][0]["args"]
+    ctx = controller_group.commands["run"].make_context("run", list(args))  # parses and type-checks
+    assert ctx.params["lock"] == "lease" and ctx.params["metrics_port"] == 9102
+
+
+def test_the_controller_exports_every_metric_the_dashboard_and_docs_name():
+    text = (Path(__file__).resolve().parents[2] / "controller" / "telemetry.py").read_text()
+    declared = set(re.findall(r'"(autoscaler_[a-z_]+)"', text))
+    exported = declared | {name + "_total" for name in declared}  # prometheus-client adds _total to counters
+    assert exported >= EXPORTED
