@@ -40,6 +40,18 @@ class PolicySpec(Protocol):
     def metrics_needed(self) -> frozenset[str]: ...
 
 
+class BoundedByLimits:
+    """Mixin for specs whose replica bounds live in ``self.limits`` (a ``guards.Limits``)."""
+
+    @property
+    def min_replicas(self) -> int:
+        return self.limits.min_replicas  # type: ignore[attr-defined]
+
+    @property
+    def max_replicas(self) -> int:
+        return self.limits.max_replicas  # type: ignore[attr-defined]
+
+
 Decide = Callable[[observations.Observation, Any, Any, float], "tuple[decisions.Decision, Any]"]
 
 

@@ -61,7 +61,7 @@ _ROUND = 1e-9   # ceil(2.0000000000000004) is 2, not 3
 
 
 @dataclass(frozen=True)
-class PanicSpec:
+class PanicSpec(base.BoundedByLimits):
     name: str
     limits: guards.Limits
     metric: str = "qps"
@@ -74,14 +74,6 @@ class PanicSpec:
     max_scale_down_rate: float = 2.0
     scale_down_delay: float = 0.0
     kind: str = KIND
-
-    @property
-    def min_replicas(self) -> int:
-        return self.limits.min_replicas
-
-    @property
-    def max_replicas(self) -> int:
-        return self.limits.max_replicas
 
     @property
     def target_value(self) -> float:

@@ -78,7 +78,7 @@ _MAX_SLOTS = 100_000
 
 
 @dataclass(frozen=True)
-class PredictiveSpec:
+class PredictiveSpec(base.BoundedByLimits):
     name: str
     limits: guards.Limits
     target_per_replica: float
@@ -96,14 +96,6 @@ class PredictiveSpec:
     use_max: bool = True
     hysteresis: float = 0.1
     kind: str = KIND
-
-    @property
-    def min_replicas(self) -> int:
-        return self.limits.min_replicas
-
-    @property
-    def max_replicas(self) -> int:
-        return self.limits.max_replicas
 
     @property
     def horizon(self) -> int:

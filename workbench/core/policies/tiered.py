@@ -77,20 +77,12 @@ class Rule:
 
 
 @dataclass(frozen=True)
-class TieredSpec:
+class TieredSpec(base.BoundedByLimits):
     name: str
     limits: guards.Limits
     rules: tuple[Rule, ...]
     custom_metrics: tuple[str, ...] = ()
     kind: str = KIND
-
-    @property
-    def min_replicas(self) -> int:
-        return self.limits.min_replicas
-
-    @property
-    def max_replicas(self) -> int:
-        return self.limits.max_replicas
 
     def metrics_needed(self) -> frozenset[str]:
         used: set[str] = set()
