@@ -131,3 +131,24 @@ def test_gate_rules_on_hand_made_tables():
     assert gate.evaluate(base, base).passed
     other = cand.assign(scenario="t")
     assert gate.evaluate(other, base).unmatched == ("t",)
+
+
+def test_promote_to_a_configmap_through_the_kubernetes_api(runs):
+    """configmap:NS/NAME: created when missing, updated in place later, with hash/audit annotations
+    (against the stateful API emulator, through the official client)."""
+    from controller.testing import KubeEmulator
+
+    with KubeEmulator() as kube:
+        record = promote.promote(runs / "seed.yaml", runs / "rep-seed", "configmap:shop/scalelab-policy",
+                                 now=_dt.datetime(2026, 11, 27, tzinfo=_dt.timezone.utc), kube_client=kube.client())
+        cm = kube.get("configmaps", "shop", "scalelab-policy")
+        assert cm["data"]["policy.yaml"] == SEED
+        assert cm["metadata"]["annotations"]["scalelab.io/policy-hash"] == record["policy_hash"]
+        assert json.loads(cm["metadata"]["annotations"]["scalelab.io/audit"])["gate"] == "passed"
+        version = cm["metadata"]["resourceVersion"]
+        kube.conflict_next(1, method="PUT")  # a concurrent writer: promote re-reads and retries
+        promote.promote(runs / "seed.yaml", runs / "rep-seed", "configmap:shop/scalelab-policy",
+                        now=_dt.datetime(2026, 11, 28, tzinfo=_dt.timezone.utc), kube_client=kube.client())
+        cm = kube.get("configmaps", "shop", "scalelab-policy")
+        assert cm["metadata"]["resourceVersion"] != version
+        assert cm["metadata"]["annotations"]["scalelab.io/promoted-at"] == "2026-11-28T00:00:00+00:00"
