@@ -15,9 +15,6 @@ them are complete, so a failed or interrupted run never leaves half-written file
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +22,7 @@ from typing import Any, Callable
 
 import pandas as pd
 
+from workbench import outputs
 from workbench.core import errors, loading
 from workbench.scoring import scores as scoring
 from workbench.sim import engine, records
@@ -107,20 +105,10 @@ def write_outputs(result: BacktestResult, out_dir: str | Path, *, plot: bool = T
     """Write records.parquet, scores.json and timeline.png into ``out_dir`` (no partial files)."""
     from workbench.reports import timeline  # matplotlib only when asked for
 
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise errors.UserError(f"--out {out_dir}: exists and is not a folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with outputs.staged_folder(out_dir) as tmp:
         result.records.to_parquet(tmp / "records.parquet", index=False)
         (tmp / "scores.json").write_text(json.dumps(result.summary(), indent=2, sort_keys=False) + "\n")
         if plot:
             timeline.plot(result.records, tmp / "timeline.png", title=f"{result.policy.name} on {result.scenario.name}",
                           slo_ms=result.scenario.service.slo_p95_ms)
-        out.mkdir(exist_ok=True)
-        for item in sorted(tmp.iterdir()):
-            os.replace(item, out / item.name)  # each file appears whole, or not at all
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return out
+    return Path(out_dir)

@@ -193,36 +193,11 @@ class _Greedy(click.Option):
 def compare(policies: tuple[str, ...], scenarios: tuple[str, ...], out_dir: str, workers: int | None) -> None:
     """Every policy on every scenario, in parallel: results.csv/.parquet, a cost-vs-SLA figure and
     per-scenario overlay timelines."""
-    import shutil
-    import tempfile
-    from pathlib import Path
-
     from workbench import compare as cmp
     from workbench.reports.progress import progress_bar
 
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise errors.UserError(f"--out {out_dir}: exists and is not a folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        (tmp / "records").mkdir()
-        with progress_bar("backtests", enabled=None) as progress:
-            table = cmp.run_matrix(list(policies), list(scenarios), workers=workers, progress=progress,
-                                   records_dir=tmp / "records")
-        table.to_csv(tmp / "results.csv", index=False)
-        table.to_parquet(tmp / "results.parquet", index=False)
-        cmp.figure(table, tmp / "cost_vs_sla.png")
-        for scen in dict.fromkeys(table["scenario"]):
-            cmp.overlay_timeline(table, tmp / "records", scen, tmp / f"timeline-{scen}.png")
-        out.mkdir(exist_ok=True)
-        for item in sorted(tmp.iterdir()):
-            target = out / item.name
-            if target.is_dir():
-                shutil.rmtree(target)
-            item.replace(target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with progress_bar("backtests", enabled=None) as progress:
+        table = cmp.run_to_folder(list(policies), list(scenarios), out_dir, workers=workers, progress=progress)
     click.echo(cmp.markdown_table(table))
     click.echo(f"wrote {out_dir}/results.csv, results.parquet, cost_vs_sla.png, timeline-*.png, records/")
 

@@ -21,7 +21,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from workbench import backtest
+from workbench import backtest, outputs
 
 
 RECORD_COLUMNS = ("t", "time", "demand_rps", "ready_replicas", "desired_replicas", "demand_replicas", "p95_ms",
@@ -115,6 +115,21 @@ def overlay_timeline(table: pd.DataFrame, records_dir: str | Path, scenario: str
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
+
+
+def run_to_folder(policies: Sequence[str | Path], scenarios: Sequence[str | Path], out_dir: str | Path, *,
+                  workers: int | None = None, progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+    """``scalelab compare``: run the matrix and write results.csv/.parquet, cost_vs_sla.png,
+    timeline-<scenario>.png and records/ into ``out_dir`` (all or nothing, see ``outputs``)."""
+    with outputs.staged_folder(out_dir) as tmp:
+        (tmp / "records").mkdir()
+        table = run_matrix(policies, scenarios, workers=workers, progress=progress, records_dir=tmp / "records")
+        table.to_csv(tmp / "results.csv", index=False)
+        table.to_parquet(tmp / "results.parquet", index=False)
+        figure(table, tmp / "cost_vs_sla.png")
+        for scen in dict.fromkeys(table["scenario"]):
+            overlay_timeline(table, tmp / "records", scen, tmp / f"timeline-{scen}.png")
+    return table
 
 
 SUMMARY_COLUMNS = ("scenario", "policy", "cost_replica_hours", "oracle_cost_ratio", "sla_violation_seconds",

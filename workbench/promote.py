@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from workbench import outputs
 from workbench.core import errors, loading
 
 CONFIGMAP_KEY = "policy.yaml"
@@ -70,7 +69,7 @@ def promote(policy_path: str | Path, results: str | Path, target: str, *, now: _
     record = audit_record(policy_path, text, digest, report, target, now)
     kind, _, where = target.partition(":")
     if kind == "file" and where:
-        _write_atomic(Path(where), text)
+        outputs.write_atomic(where, text, fsync=True)  # the controller never reads half a policy
         _append(Path(where + ".audit.jsonl"), record)
     elif kind == "configmap" and where.count("/") == 1 and all(where.split("/")):
         namespace, name = where.split("/")
@@ -79,20 +78,6 @@ def promote(policy_path: str | Path, results: str | Path, target: str, *, now: _
         raise errors.UserError(f"--to {target!r}: expected file:PATH or configmap:NAMESPACE/NAME")
     _append(Path(results) / "promotions.jsonl", record)
     return record
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _append(path: Path, record: dict[str, Any]) -> None:

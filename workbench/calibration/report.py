@@ -12,8 +12,6 @@
 
 from __future__ import annotations
 
-import os
-import secrets
 import textwrap
 from pathlib import Path
 
@@ -21,6 +19,7 @@ import numpy as np
 
 from workbench.calibration.calibrate import Calibration, Skipped, describe_metadata
 from workbench.calibration.fit import LatencyFit, LinearFit
+from workbench import outputs
 from workbench.core import errors
 from workbench.traces.files import human_duration, iso
 
@@ -248,17 +247,6 @@ def plot(cal: Calibration, path: str | Path, *, max_points: int = 10000) -> Path
 
 
 # ----------------------------------------------------------------------------------------- write
-def _atomic(target: Path, write) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"  # umask permissions
-    try:
-        write(Path(tmp))
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_outputs(cal: Calibration, out: str | Path, figure: str | Path | None = None) -> list[Path]:
     """Write ``out`` (the service YAML) and, unless ``figure`` is None, the figure. Each file appears
     whole or not at all; the figure is rendered before the YAML is moved into place."""
@@ -268,8 +256,8 @@ def write_outputs(cal: Calibration, out: str | Path, figure: str | Path | None =
             raise errors.UserError(f"{p}: is a directory")
     written = []
     if figure is not None:
-        _atomic(Path(figure), lambda tmp: plot(cal, tmp))
+        outputs.atomic_file(Path(figure), lambda tmp: plot(cal, tmp))
         written.append(Path(figure))
-    _atomic(target, lambda tmp: tmp.write_text(service_yaml(cal)))
+    outputs.atomic_file(target, lambda tmp: tmp.write_text(service_yaml(cal)))
     written.insert(0, target)
     return written

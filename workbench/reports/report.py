@@ -17,14 +17,12 @@ import base64
 import datetime as _dt
 import html
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from workbench import outputs
 from workbench.core import errors
 from workbench.reports import gate
 
@@ -164,12 +162,7 @@ def build(results: str | Path, out_dir: str | Path, *, baseline: str | Path | No
             raise errors.UserError(f"{thresholds}: cannot read thresholds: {exc.strerror or exc}") from None
         rules = gate.parse_thresholds(text, str(thresholds))
     verdict = gate.evaluate(table, base_table, rules)
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise errors.UserError(f"--out {out_dir}: exists and is not a folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with outputs.staged_folder(out_dir) as tmp:
         scatter = tmp / "cost_vs_sla.png"
         if "oracle_cost_ratio" in table.columns and "sla_violation_seconds" in table.columns:
             compare.figure(table.assign(scale_events=table.get("scale_events", 0)), scatter, title="cost vs SLA")
@@ -186,11 +179,6 @@ def build(results: str | Path, out_dir: str | Path, *, baseline: str | Path | No
                "baseline": None if baseline is None else str(baseline),
                "thresholds": rules if rules is not None else gate.DEFAULT_THRESHOLDS, "generated_at": stamp}
         (tmp / "report.json").write_text(json.dumps(doc, indent=2, default=_jsonable) + "\n")
-        out.mkdir(exist_ok=True)
-        for item in sorted(tmp.iterdir()):
-            os.replace(item, out / item.name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return verdict
 
 

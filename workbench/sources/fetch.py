@@ -37,7 +37,6 @@ import contextlib
 import datetime as _dt
 import hashlib
 import json
-import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +45,7 @@ from typing import Callable, Iterator, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from workbench import outputs
 from workbench.core import errors
 from workbench.sources import bindings as bindings_mod
 from workbench.sources import prometheus, request as request_mod
@@ -193,15 +193,7 @@ def write_parquet(fetched: Fetched, path: str | Path) -> Path:
     meta = dict(table.schema.metadata or {})
     meta[METADATA_KEY] = json.dumps(fetched.metadata, sort_keys=True).encode()
     table = table.replace_schema_metadata(meta)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp)
-        os.replace(tmp, out)  # the file appears whole, or not at all
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
+    return outputs.atomic_file(out, lambda tmp: pq.write_table(table, tmp))  # whole, or not at all
 
 
 def read_metadata(path: str | Path) -> dict | None:

@@ -53,7 +53,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -63,7 +62,7 @@ from typing import Any, Callable, Sequence
 import pandas as pd
 
 import workbench
-from workbench import backtest
+from workbench import backtest, outputs
 from workbench.core import errors, loading
 from workbench.scoring.scores import SCORE_KEYS
 from workbench.sweep import pareto
@@ -209,40 +208,12 @@ def _execute_dask(tasks: list[_Task], address: str, done: Callable[[_Task, dict]
 
 # --------------------------------------------------------------------------------- results
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-_MODE = 0o666 & ~_umask()  # what open() would have given the file (mkstemp gives 0600)
-
-
 def _atomic_write(path: Path, data: bytes | str) -> None:
-    raw = data.encode() if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, _MODE)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(raw)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    outputs.write_atomic(path, data)
 
 
 def _atomic_via(path: Path, write: Callable[[Path], Any]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
-    try:
-        os.fchmod(fd, _MODE)
-        os.close(fd)
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    outputs.atomic_file(path, write)
 
 
 def _read_run(path: Path, key: str) -> dict | None:
