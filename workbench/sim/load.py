@@ -36,6 +36,15 @@ class Load:
     def ticks(self) -> int:
         return len(self.demand)
 
+    def demand_replicas(self, service) -> np.ndarray:
+        """The SPEC "demand" (fewest ready pods meeting the SLO) per tick for ``service``. The same
+        for every policy replayed on this load, so it is computed once per (load, service)."""
+        memo = self.__dict__.get("_demand_replicas")
+        if memo is None or memo[0] is not service:
+            memo = (service, service.demand_replicas(self.demand))
+            object.__setattr__(self, "_demand_replicas", memo)
+        return memo[1]
+
 
 def build_load(scenario: Scenario) -> Load:
     spec = scenario.trace

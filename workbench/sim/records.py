@@ -67,7 +67,7 @@ def build(raw: RawRun, scenario: Scenario, load: Load) -> pd.DataFrame:
         "starting_replicas": raw.ledger.starting_per_tick(n, dt),
         "desired_replicas": raw.desired,
         "billed_replicas": raw.ledger.billed_per_tick(n, dt, scenario.termination_seconds),
-        "demand_replicas": svc.demand_replicas(load.demand),
+        "demand_replicas": load.demand_replicas(svc),
         "cpu": truth["cpu"],
         "memory": truth["memory"],
         "p95_ms": truth["p95_ms"],
