@@ -11,26 +11,9 @@ from typing import Any
 
 from workbench.core import errors, observations
 from workbench.core.decisions import Decision
-from workbench.core.policies import base, tiered
+from workbench.core.policies import base, hpa, panic, predictive, tiered
 
-FAMILIES: dict[str, base.Family] = {f.kind: f for f in (tiered.FAMILY,)}
-
-
-def _register_optional() -> None:
-    """Families that live in their own modules register here (import order keeps core pure)."""
-    from importlib import import_module
-
-    for module in ("hpa", "predictive", "panic"):
-        try:
-            mod = import_module(f"workbench.core.policies.{module}")
-        except ModuleNotFoundError as exc:  # family not written yet
-            if exc.name != f"workbench.core.policies.{module}":
-                raise
-            continue
-        FAMILIES[mod.FAMILY.kind] = mod.FAMILY
-
-
-_register_optional()
+FAMILIES: dict[str, base.Family] = {f.kind: f for f in (tiered.FAMILY, hpa.FAMILY, predictive.FAMILY, panic.FAMILY)}
 
 
 def family(spec: Any) -> base.Family:
