@@ -14,9 +14,9 @@ score (``workbench.scoring``) plus ``policy``, ``kind``, ``scenario`` and ``wall
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -65,17 +65,12 @@ def run_matrix(policies: Sequence[str | Path], scenarios: Sequence[str | Path], 
         with ProcessPoolExecutor(max_workers=workers) as pool:
             futures = {pool.submit(_one, *pair): i for i, pair in enumerate(pairs)}
             done = 0
-            for future in _as_completed(futures):
+            for future in as_completed(futures):
                 rows[futures[future]] = future.result()
                 done += 1
                 if progress:
                     progress(done, len(pairs))
     return pd.DataFrame(rows)
-
-
-def _as_completed(futures: Iterable):
-    from concurrent.futures import as_completed
-    return as_completed(futures)
 
 
 def overlay_timeline(table: pd.DataFrame, records_dir: str | Path, scenario: str, path: str | Path,
